@@ -98,7 +98,8 @@ package final class EventDispatcher: Sendable {
                     logger.error("backend failed on \(item.info.state.rawValue): \(error)", metadata: ["container": "\(containerID)"])
                 }
             }
-            item.done.complete(item.awaited ? failure : nil)
+            // Drop the queue before completing, so that when a caller resumes nothing is left
+            // in flight; subscribers hear of the event before its caller does.
             let subscribers = state.withLock { s -> [AsyncStream<ContainerEvent>.Continuation] in
                 s.byContainer[containerID]!.pending -= 1
                 if s.byContainer[containerID]!.pending == 0 {
@@ -108,6 +109,7 @@ package final class EventDispatcher: Sendable {
             }
             let event = ContainerEvent(containerID: containerID, info: item.info)
             for subscriber in subscribers { subscriber.yield(event) }
+            item.done.complete(item.awaited ? failure : nil)
         }
     }
 

@@ -75,14 +75,20 @@ public final class FakeClient: Client {
         var terminalSize: (width: Int, height: Int)?
     }
 
-    /// Both ends of a process's three pipes. The daemon side is duplicated into each IOPipe.
+    /// Both ends of a process's three pipes. The daemon side is duplicated into each IOPipe;
+    /// the originals stay here, as a shim would hold them, so that output waits in the pipe
+    /// while no daemon is attached.
     private final class PipeSet: Sendable {
-        let processStdin, daemonStdin, daemonStdout, processStdout: FileDescriptor
+        let processStdin, daemonStdout, processStdout: FileDescriptor
         let daemonStderr, processStderr: FileDescriptor?
+        /// Closed when the daemon closes stdin (the "close stdin" request of the original).
+        private let daemonStdin: Mutex<FileDescriptor?>
         private let processEndsClosed = Mutex(false)
 
         init(terminal: Bool) throws {
-            (processStdin, daemonStdin) = try FileDescriptor.pipe()
+            let (stdinRead, stdinWrite) = try FileDescriptor.pipe()
+            processStdin = stdinRead
+            daemonStdin = Mutex(stdinWrite)
             (daemonStdout, processStdout) = try FileDescriptor.pipe()
             if terminal {
                 (daemonStderr, processStderr) = (nil, nil)
@@ -95,8 +101,14 @@ public final class FakeClient: Client {
         /// A fresh IOPipe over duplicates of the daemon ends.
         func ioPipe(terminal: Bool) throws -> IOPipe {
             IOPipe(
-                stdin: try daemonStdin.duplicate(), stdout: try daemonStdout.duplicate(),
-                stderr: try daemonStderr?.duplicate(), terminal: terminal)
+                stdin: try daemonStdin.withLock { try $0?.duplicate() },
+                stdout: try daemonStdout.duplicate(), stderr: try daemonStderr?.duplicate(),
+                terminal: terminal, onStdinClose: { [weak self] in self?.closeStdin() })
+        }
+
+        func closeStdin() {
+            let fd = daemonStdin.withLock { fd in defer { fd = nil }; return fd }
+            try? fd?.close()
         }
 
         /// The process exits: its output ends reach EOF once every reader drained them.
@@ -109,7 +121,8 @@ public final class FakeClient: Client {
 
         deinit {
             closeProcessEnds()
-            for fd in [processStdin, daemonStdin, daemonStdout, daemonStderr].compactMap({ $0 }) { try? fd.close() }
+            closeStdin()
+            for fd in [processStdin, daemonStdout, daemonStderr].compactMap({ $0 }) { try? fd.close() }
         }
     }
 
