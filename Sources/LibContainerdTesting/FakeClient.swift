@@ -60,6 +60,8 @@ public final class FakeClient: Client {
         var paused = false
         var oomSeen = false
         var pendingSignals: [Int32] = []
+        /// Signals the init process handles or ignores instead of dying (see ``FakeClient/ignoreSignals(_:containerID:)``).
+        var handledSignals: Set<Int32> = []
         var resources = Resources()
         var detached = false
         /// Set when the container exited while detached: delivered on restore.
@@ -183,6 +185,7 @@ public final class FakeClient: Client {
                 throw ContainerError.processNotFound(containerID: id, processFriendlyName: name)
             }
             if Self.ignoredSignals.contains(signal) { return false }
+            if name == initFriendlyName && container.handledSignals.contains(signal) && signal != SIGKILL { return false }
             if container.paused && signal != SIGKILL {
                 world.containers[id]!.pendingSignals.append(signal)
                 return false
@@ -427,6 +430,15 @@ public final class FakeClient: Client {
     public func oomKill(containerID: String) async throws {
         try await oom(containerID: containerID)
         try await exit(containerID: containerID, code: exitStatus(forSignal: SIGKILL))
+    }
+
+    /// Makes the init process survive these signals (as a program that traps `SIGTERM` would),
+    /// to test stop timeouts. `SIGKILL` always kills.
+    public func ignoreSignals(_ signals: Set<Int32>, containerID: String) throws {
+        try state.withLock { world in
+            guard world.containers[containerID] != nil else { throw ContainerError.notFound(containerID: containerID) }
+            world.containers[containerID]!.handledSignals = signals
+        }
     }
 
     /// Sets what ``stats(containerID:)`` returns for a container.
