@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "LinuxRuntime",
             dependencies: [
-                "LibContainerd", "OCIRuntimeSpec", "CLinuxSupport",
+                "LibContainerd", "OCIRuntimeSpec", "CLinuxSupport", "ContainerInit",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -1,10 +1,18 @@
 #define _GNU_SOURCE
 #include "CLinuxSupport.h"
 #include <sched.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <linux/sched.h>
+#include <signal.h>
+#include <grp.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/sysmacros.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -23,6 +31,37 @@ int lcd_close_range(unsigned int first, unsigned int last, unsigned int flags) {
 int lcd_pivot_root(const char *new_root, const char *put_old) {
     return (int)syscall(SYS_pivot_root, new_root, put_old);
 }
+pid_t lcd_clone_process(int flags) {
+    return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+pid_t lcd_fork(void) { return fork(); }
+long lcd_filesystem_type(const char *path) {
+    struct statfs info;
+    return statfs(path, &info) == 0 ? (long)info.f_type : -1;
+}
+int lcd_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int lcd_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data) {
+    return mount(source, target, fstype, flags, data);
+}
+int lcd_umount2(const char *target, int flags) { return umount2(target, flags); }
+int lcd_sethostname(const char *name, size_t length) { return sethostname(name, length); }
+int lcd_setdomainname(const char *name, size_t length) { return setdomainname(name, length); }
+int lcd_sigchld_fd(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+void lcd_reset_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+}
+unsigned long long lcd_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
+int lcd_mknod(const char *path, unsigned int mode, unsigned long long dev) { return mknod(path, mode, (dev_t)dev); }
+int lcd_setgroups(size_t count, const unsigned int *groups) { return setgroups(count, (const gid_t *)groups); }
 int lcd_unshare(int flags) { return unshare(flags); }
 int lcd_setns(int fd, int nstype) { return setns(fd, nstype); }
 int lcd_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }

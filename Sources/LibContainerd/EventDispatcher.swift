@@ -35,11 +35,12 @@ package final class EventDispatcher: Sendable {
     }
 
     /// Queues `info` behind the container's earlier events and returns at once. The returned
-    /// completion fires after the backend handled it; backend errors are logged.
+    /// completion fires after the backend handled it. With `awaited`, the completion carries
+    /// the backend's error; without, the error is logged.
     @discardableResult
-    package func post(_ containerID: String, _ info: StateInfo) -> Completion {
+    package func post(_ containerID: String, _ info: StateInfo, awaited: Bool = false) -> Completion {
         let done = Completion()
-        enqueue(containerID, Item(info: info, done: done, awaited: false))
+        enqueue(containerID, Item(info: info, done: done, awaited: awaited))
         return done
     }
 
@@ -48,8 +49,7 @@ package final class EventDispatcher: Sendable {
     /// With a `timeout`, stops waiting after it and logs (the event is still delivered later);
     /// the call then returns normally, since what the event reports has already happened.
     package func deliver(_ containerID: String, _ info: StateInfo, timeout: Duration? = nil) async throws {
-        let done = Completion()
-        enqueue(containerID, Item(info: info, done: done, awaited: true))
+        let done = post(containerID, info, awaited: true)
         guard let timeout else { return try await done.wait() }
         let finished = try await done.wait(timeout: timeout)
         if !finished {

@@ -23,6 +23,32 @@ int lcd_set_child_subreaper(void);
 /// prctl(PR_SET_PDEATHSIG, sig).
 int lcd_set_parent_death_signal(int sig);
 
+/// clone(2) with `flags | SIGCHLD` and no new stack: fork(2) that can also create namespaces.
+/// Returns 0 in the child. Safe only in a single-threaded process (the helper is one).
+pid_t lcd_clone_process(int flags);
+/// fork(2), which Swift marks unavailable; for the single-threaded helper only.
+pid_t lcd_fork(void);
+/// statfs(2)'s f_type for `path`, or -1.
+long lcd_filesystem_type(const char *path);
+/// pipe2(2) with O_CLOEXEC.
+int lcd_pipe_cloexec(int fds[2]);
+/// mount(2) and umount2(2).
+int lcd_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
+int lcd_umount2(const char *target, int flags);
+/// sethostname(2), setdomainname(2).
+int lcd_sethostname(const char *name, size_t length);
+int lcd_setdomainname(const char *name, size_t length);
+/// signalfd(2) for SIGCHLD, after blocking it; returns the descriptor.
+int lcd_sigchld_fd(void);
+/// Unblocks every signal and restores default dispositions (before exec in the child).
+void lcd_reset_signals(void);
+/// makedev(3).
+unsigned long long lcd_makedev(unsigned int major, unsigned int minor);
+/// mknod(2).
+int lcd_mknod(const char *path, unsigned int mode, unsigned long long dev);
+/// setgroups(2).
+int lcd_setgroups(size_t count, const unsigned int *groups);
+
 extern const int LCD_CLONE_NEWNS;
 extern const int LCD_CLONE_NEWUTS;
 extern const int LCD_CLONE_NEWIPC;

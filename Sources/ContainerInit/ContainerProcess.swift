@@ -1,0 +1,115 @@
+import CLinuxSupport
+import Glibc
+
+/// What a failed container process reports to the helper over its error pipe, one line:
+/// `kind \t where \t errno \t message` — kind `spec` (where = a JSON path of the spec) or
+/// `sys` (where = the operation).
+public struct StartFailure: Error, Equatable {
+    public var kind: String
+    public var location: String
+    public var errno: Int32
+    public var message: String
+
+    public init(kind: String, location: String, errno: Int32, message: String) {
+        self.kind = kind
+        self.location = location
+        self.errno = errno
+        self.message = message
+    }
+
+    public var line: String {
+        func clean(_ s: String) -> String { String(s.map { $0 == "\t" || $0 == "\n" ? " " : $0 }) }
+        return "\(kind)\t\(clean(location))\t\(errno)\t\(clean(message))\n"
+    }
+
+    public init?(line: String) {
+        let parts = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, let code = Int32(parts[2]) else { return nil }
+        var message = String(parts[3])
+        if message.hasSuffix("\n") { message.removeLast() }
+        self.init(kind: String(parts[0]), location: String(parts[1]), errno: code, message: message)
+    }
+}
+
+/// The container's first process, between clone and exec. Runs in the cloned child of the
+/// single-threaded helper; never returns.
+enum ContainerProcess {
+    static func run(plan: Plan, stdio: (Int32, Int32, Int32), goPipe: Int32, errorPipe: Int32) -> Never {
+        func fail(_ failure: StartFailure) -> Never {
+            writeAll(errorPipe, failure.line)
+            _exit(127)
+        }
+        func sys(_ operation: String) -> Never {
+            let code = errno
+            fail(StartFailure(kind: "sys", location: operation, errno: code, message: "\(operation): \(errnoText(code))"))
+        }
+
+        // Wait until the helper has placed us in the container's cgroup.
+        guard readExactly(goPipe, 1) != nil else { _exit(1) }
+        close(goPipe)
+        if setsid() < 0 { sys("setsid") }
+        for (target, fd) in [stdio.0, stdio.1, stdio.2].enumerated() {
+            if dup2(fd, Int32(target)) < 0 { sys("dup2 stdio") }
+        }
+
+        for join in plan.joinNamespaces {
+            let fd = open(join.path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 || lcd_setns(fd, join.type) != 0 {
+                let code = errno
+                fail(StartFailure(kind: "spec", location: join.specPath, errno: code, message: "cannot join namespace \(join.path): \(errnoText(code))"))
+            }
+            close(fd)
+        }
+        // Unshared only now, so that the namespace's root is the container's own cgroup.
+        if plan.createNamespaces & LCD_CLONE_NEWCGROUP != 0, lcd_unshare(LCD_CLONE_NEWCGROUP) != 0 { sys("unshare cgroup namespace") }
+
+        if plan.createNamespaces & LCD_CLONE_NEWNS != 0 || plan.joinNamespaces.contains(where: { $0.type == LCD_CLONE_NEWNS }) {
+            do {
+                try RootfsBuilder(plan: plan, kernel: LinuxKernel()).build()
+            } catch {
+                fail(StartFailure(kind: "spec", location: error.specPath, errno: error.error.errno, message: error.error.description))
+            }
+        }
+        if let hostname = plan.hostname, lcd_sethostname(hostname, hostname.utf8.count) != 0 { sys("sethostname") }
+        if let domainname = plan.domainname, lcd_setdomainname(domainname, domainname.utf8.count) != 0 { sys("setdomainname") }
+
+        // Groups before gid before uid: each step needs the privilege the next one drops.
+        let groups = plan.additionalGids
+        if groups.withUnsafeBufferPointer({ lcd_setgroups($0.count, $0.baseAddress) }) != 0 { sys("setgroups") }
+        if setgid(plan.gid) != 0 { sys("setgid \(plan.gid)") }
+        if setuid(plan.uid) != 0 { sys("setuid \(plan.uid)") }
+        if chdir(plan.cwd) != 0 {
+            let code = errno
+            fail(StartFailure(kind: "spec", location: "$.process.cwd", errno: code, message: "cannot enter \(plan.cwd): \(errnoText(code))"))
+        }
+
+        guard let executable = resolve(plan.args[0], in: plan.searchPath) else {
+            fail(StartFailure(kind: "spec", location: "$.process.args[0]", errno: ENOENT,
+                              message: "executable file not found: \(plan.args[0]) (searched \(plan.searchPath.joined(separator: ":")))"))
+        }
+        _ = lcd_close_range(3, UInt32.max, LCD_CLOSE_RANGE_CLOEXEC)
+        lcd_reset_signals()
+        execute(executable, plan.args, plan.env)
+        let code = errno
+        fail(StartFailure(kind: "spec", location: "$.process.args[0]", errno: code, message: "cannot execute \(executable): \(errnoText(code))"))
+    }
+
+    /// `name` itself if it has a slash, else the first executable regular file named so on the path.
+    static func resolve(_ name: String, in searchPath: [String]) -> String? {
+        if name.contains("/") { return name }
+        for directory in searchPath where !directory.isEmpty {
+            let candidate = directory + "/" + name
+            var info = stat()
+            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    static func execute(_ path: String, _ args: [String], _ env: [String]) {
+        let argv = args.map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        _ = execve(path, argv, envp)
+    }
+}

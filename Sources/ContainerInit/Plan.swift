@@ -1,0 +1,265 @@
+/// Everything the helper needs to start one container process, fully resolved by the daemon:
+/// no decisions are left, only system calls. Encoded as NUL-separated tokens (no string in a
+/// plan can hold a NUL: paths, argv and environment cannot).
+public struct Plan: Equatable, Sendable {
+    public var containerID: String
+    /// Absolute path of the container's cgroup directory, "" for none.
+    public var cgroupPath: String
+    /// CLONE_NEW* flags of the namespaces to create (cgroup is unshared after joining the cgroup).
+    public var createNamespaces: Int32
+    /// Existing namespaces to join, in order.
+    public var joinNamespaces: [NamespaceJoin]
+    /// Absolute host path of the root filesystem.
+    public var rootfs: String
+    /// Propagation applied to "/" in the new mount namespace (MS_REC | MS_PRIVATE, …).
+    public var rootPropagation: UInt
+    public var readonlyRoot: Bool
+    public var mounts: [MountStep]
+    public var devices: [DeviceStep]
+    public var hostname: String?
+    public var domainname: String?
+    public var uid: UInt32
+    public var gid: UInt32
+    public var additionalGids: [UInt32]
+    public var cwd: String
+    public var args: [String]
+    public var env: [String]
+    /// Directories searched for `args[0]` when it has no slash (from the process's PATH).
+    public var searchPath: [String]
+    /// The container's state directory: FIFOs, the control FIFO and the exit record live there.
+    public var stateDirectory: String
+    /// Names of the stdio FIFOs in the state directory ("init" → init-stdin, …).
+    public var processName: String
+
+    public init(
+        containerID: String, cgroupPath: String = "", createNamespaces: Int32 = 0,
+        joinNamespaces: [NamespaceJoin] = [], rootfs: String, rootPropagation: UInt = 0,
+        readonlyRoot: Bool = false, mounts: [MountStep] = [], devices: [DeviceStep] = [],
+        hostname: String? = nil, domainname: String? = nil, uid: UInt32 = 0, gid: UInt32 = 0,
+        additionalGids: [UInt32] = [], cwd: String = "/", args: [String], env: [String] = [],
+        searchPath: [String] = [], stateDirectory: String, processName: String = "init"
+    ) {
+        self.containerID = containerID
+        self.cgroupPath = cgroupPath
+        self.createNamespaces = createNamespaces
+        self.joinNamespaces = joinNamespaces
+        self.rootfs = rootfs
+        self.rootPropagation = rootPropagation
+        self.readonlyRoot = readonlyRoot
+        self.mounts = mounts
+        self.devices = devices
+        self.hostname = hostname
+        self.domainname = domainname
+        self.uid = uid
+        self.gid = gid
+        self.additionalGids = additionalGids
+        self.cwd = cwd
+        self.args = args
+        self.env = env
+        self.searchPath = searchPath
+        self.stateDirectory = stateDirectory
+        self.processName = processName
+    }
+
+    public var stdinPath: String { "\(stateDirectory)/\(processName)-stdin" }
+    public var stdoutPath: String { "\(stateDirectory)/\(processName)-stdout" }
+    public var stderrPath: String { "\(stateDirectory)/\(processName)-stderr" }
+    public var controlPath: String { "\(stateDirectory)/control" }
+    public var exitPath: String { "\(stateDirectory)/\(processName)-exit" }
+}
+
+public struct NamespaceJoin: Equatable, Sendable {
+    /// The CLONE_NEW* flag of the namespace type.
+    public var type: Int32
+    public var path: String
+    /// Where the path came from in the spec, for error messages (`$.linux.namespaces[2].path`).
+    public var specPath: String
+    public init(type: Int32, path: String, specPath: String) {
+        self.type = type
+        self.path = path
+        self.specPath = specPath
+    }
+}
+
+public struct MountStep: Equatable, Sendable {
+    public var source: String
+    /// Absolute path inside the container ("/" mounts over the root itself).
+    public var destination: String
+    /// Filesystem type; "" for a bind mount.
+    public var type: String
+    /// MS_* flags without the propagation ones.
+    public var flags: UInt
+    /// MS_PRIVATE/MS_SLAVE/MS_SHARED/MS_UNBINDABLE, possibly with MS_REC; 0 for none.
+    public var propagation: UInt
+    /// Filesystem-specific options.
+    public var data: String
+    /// Where the mount came from in the spec, for error messages.
+    public var specPath: String
+    public init(source: String, destination: String, type: String, flags: UInt, propagation: UInt = 0, data: String = "", specPath: String) {
+        self.source = source
+        self.destination = destination
+        self.type = type
+        self.flags = flags
+        self.propagation = propagation
+        self.data = data
+        self.specPath = specPath
+    }
+    public var isBind: Bool { flags & MountFlags.bind != 0 }
+
+    /// Pseudo-type of a `linux.readonlyPaths` entry: the container path bound onto itself read-only.
+    public static let readonlyPath = "lcd:readonly"
+    /// Pseudo-type of a `linux.maskedPaths` entry: /dev/null over a file, an empty read-only
+    /// tmpfs over a directory.
+    public static let maskedPath = "lcd:masked"
+}
+
+public struct DeviceStep: Equatable, Sendable {
+    public var path: String
+    /// S_IFCHR, S_IFBLK or S_IFIFO combined with the permission bits.
+    public var mode: UInt32
+    public var major: UInt32
+    public var minor: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Bind-mount the host's node of the same path instead of mknod (the default devices).
+    public var bindFromHost: Bool
+    public init(path: String, mode: UInt32, major: UInt32, minor: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, bindFromHost: Bool = false) {
+        self.path = path
+        self.mode = mode
+        self.major = major
+        self.minor = minor
+        self.uid = uid
+        self.gid = gid
+        self.bindFromHost = bindFromHost
+    }
+}
+
+/// mount(2) flags (Linux ABI values).
+public enum MountFlags {
+    public static let readonly: UInt = 1
+    public static let nosuid: UInt = 2
+    public static let nodev: UInt = 4
+    public static let noexec: UInt = 8
+    public static let synchronous: UInt = 16
+    public static let remount: UInt = 32
+    public static let mandlock: UInt = 64
+    public static let dirsync: UInt = 128
+    public static let nosymfollow: UInt = 256
+    public static let noatime: UInt = 1024
+    public static let nodiratime: UInt = 2048
+    public static let bind: UInt = 4096
+    public static let move: UInt = 8192
+    public static let recursive: UInt = 16384
+    public static let silent: UInt = 32768
+    public static let unbindable: UInt = 1 << 17
+    public static let `private`: UInt = 1 << 18
+    public static let slave: UInt = 1 << 19
+    public static let shared: UInt = 1 << 20
+    public static let relatime: UInt = 1 << 21
+    public static let strictatime: UInt = 1 << 24
+    public static let propagationMask: UInt = unbindable | `private` | slave | shared
+}
+
+// MARK: - Encoding
+
+public struct PlanDecodingError: Error, Equatable {
+    public var reason: String
+}
+
+extension Plan {
+    public func encoded() -> [UInt8] {
+        var out = TokenWriter()
+        out.put("lcd-plan-1")
+        out.put(containerID); out.put(cgroupPath); out.put(Int(createNamespaces))
+        out.put(joinNamespaces.count)
+        for join in joinNamespaces { out.put(Int(join.type)); out.put(join.path); out.put(join.specPath) }
+        out.put(rootfs); out.put(Int(rootPropagation)); out.put(readonlyRoot)
+        out.put(mounts.count)
+        for m in mounts {
+            out.put(m.source); out.put(m.destination); out.put(m.type); out.put(Int(m.flags))
+            out.put(Int(m.propagation)); out.put(m.data); out.put(m.specPath)
+        }
+        out.put(devices.count)
+        for d in devices {
+            out.put(d.path); out.put(Int(d.mode)); out.put(Int(d.major)); out.put(Int(d.minor))
+            out.put(Int(d.uid)); out.put(Int(d.gid)); out.put(d.bindFromHost)
+        }
+        out.putOptional(hostname); out.putOptional(domainname)
+        out.put(Int(uid)); out.put(Int(gid)); out.putList(additionalGids.map { String($0) })
+        out.put(cwd); out.putList(args); out.putList(env); out.putList(searchPath)
+        out.put(stateDirectory); out.put(processName)
+        return out.bytes
+    }
+
+    public init(decoding bytes: [UInt8]) throws(PlanDecodingError) {
+        var r = TokenReader(bytes)
+        guard try r.string() == "lcd-plan-1" else { throw PlanDecodingError(reason: "not a version 1 plan") }
+        let containerID = try r.string(), cgroupPath = try r.string(), create = Int32(try r.int())
+        var joins: [NamespaceJoin] = []
+        for _ in 0..<(try r.count()) { joins.append(NamespaceJoin(type: Int32(try r.int()), path: try r.string(), specPath: try r.string())) }
+        let rootfs = try r.string(), propagation = UInt(try r.int()), readonly = try r.bool()
+        var mounts: [MountStep] = []
+        for _ in 0..<(try r.count()) {
+            mounts.append(MountStep(
+                source: try r.string(), destination: try r.string(), type: try r.string(), flags: UInt(try r.int()),
+                propagation: UInt(try r.int()), data: try r.string(), specPath: try r.string()))
+        }
+        var devices: [DeviceStep] = []
+        for _ in 0..<(try r.count()) {
+            devices.append(DeviceStep(
+                path: try r.string(), mode: UInt32(try r.int()), major: UInt32(try r.int()), minor: UInt32(try r.int()),
+                uid: UInt32(try r.int()), gid: UInt32(try r.int()), bindFromHost: try r.bool()))
+        }
+        let hostname = try r.optional(), domainname = try r.optional()
+        let uid = UInt32(try r.int()), gid = UInt32(try r.int())
+        var groups: [UInt32] = []
+        for token in try r.list() {
+            guard let gid = UInt32(token) else { throw PlanDecodingError(reason: "bad group id \(token)") }
+            groups.append(gid)
+        }
+        self.init(
+            containerID: containerID, cgroupPath: cgroupPath, createNamespaces: create, joinNamespaces: joins,
+            rootfs: rootfs, rootPropagation: propagation, readonlyRoot: readonly, mounts: mounts, devices: devices,
+            hostname: hostname, domainname: domainname, uid: uid, gid: gid, additionalGids: groups,
+            cwd: try r.string(), args: try r.list(), env: try r.list(), searchPath: try r.list(),
+            stateDirectory: try r.string(), processName: try r.string())
+    }
+}
+
+struct TokenWriter {
+    var bytes: [UInt8] = []
+    mutating func put(_ s: String) { bytes += Array(s.utf8); bytes.append(0) }
+    mutating func put(_ n: Int) { put(String(n)) }
+    mutating func put(_ b: Bool) { put(b ? "1" : "0") }
+    mutating func putOptional(_ s: String?) { if let s { put(true); put(s) } else { put(false) } }
+    mutating func putList(_ list: [String]) { put(list.count); for s in list { put(s) } }
+}
+
+struct TokenReader {
+    let bytes: [UInt8]
+    var index = 0
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    mutating func string() throws(PlanDecodingError) -> String {
+        guard let end = bytes[index...].firstIndex(of: 0) else { throw PlanDecodingError(reason: "truncated plan") }
+        defer { index = end + 1 }
+        return String(decoding: bytes[index..<end], as: UTF8.self)
+    }
+    mutating func int() throws(PlanDecodingError) -> Int {
+        let token = try string()
+        guard let n = Int(token) else { throw PlanDecodingError(reason: "expected a number, found \(token)") }
+        return n
+    }
+    /// A list length: never negative, never more than the bytes left could hold.
+    mutating func count() throws(PlanDecodingError) -> Int {
+        let n = try int()
+        guard n >= 0, n <= bytes.count - index else { throw PlanDecodingError(reason: "bad list length \(n)") }
+        return n
+    }
+    mutating func bool() throws(PlanDecodingError) -> Bool { try string() == "1" }
+    mutating func optional() throws(PlanDecodingError) -> String? { try bool() ? try string() : nil }
+    mutating func list() throws(PlanDecodingError) -> [String] {
+        var out: [String] = []
+        for _ in 0..<(try count()) { out.append(try string()) }
+        return out
+    }
+}

@@ -1,0 +1,142 @@
+/// Builds the container's filesystem inside its new mount namespace, in the order runc does:
+/// propagation of "/", the rootfs bind, the spec's mounts in order, devices, /dev links,
+/// pivot_root, then a read-only root if asked.
+public struct RootfsBuilder {
+    let plan: Plan
+    let kernel: any Kernel
+
+    public init(plan: Plan, kernel: any Kernel) {
+        self.plan = plan
+        self.kernel = kernel
+    }
+
+    /// Failures carry the spec path of the step that failed.
+    public struct Failure: Error {
+        public var specPath: String
+        public var error: SyscallError
+    }
+
+    public func build() throws(Failure) {
+        let root = plan.rootfs
+        // Keep our mounts from propagating back to the host.
+        try step("$.linux.rootfsPropagation") { () throws(SyscallError) in
+            try kernel.mount(source: nil, target: "/", type: nil, flags: plan.rootPropagation == 0 ? MountFlags.recursive | MountFlags.private : plan.rootPropagation, data: nil)
+        }
+        // pivot_root needs the new root to be a mount point.
+        try step("$.root.path") { () throws(SyscallError) in
+            try kernel.mount(source: root, target: root, type: nil, flags: MountFlags.bind | MountFlags.recursive, data: nil)
+        }
+        for mount in plan.mounts {
+            try step(mount.specPath) { () throws(SyscallError) in try perform(mount) }
+        }
+        for device in plan.devices {
+            try step("$.linux.devices") { () throws(SyscallError) in try create(device) }
+        }
+        try step("$.mounts") { () throws(SyscallError) in try linkDev() }
+        try step("$.root.path") { () throws(SyscallError) in try kernel.pivotRoot(root) }
+        if plan.readonlyRoot {
+            try step("$.root.readonly") { () throws(SyscallError) in
+                try kernel.mount(source: nil, target: "/", type: nil, flags: MountFlags.bind | MountFlags.remount | MountFlags.readonly, data: nil)
+            }
+        }
+    }
+
+    /// The host path of a container path.
+    func hostPath(_ containerPath: String) -> String {
+        let trimmed = containerPath.split(separator: "/").joined(separator: "/")
+        return trimmed.isEmpty ? plan.rootfs : plan.rootfs + "/" + trimmed
+    }
+
+    private func perform(_ mount: MountStep) throws(SyscallError) {
+        let target = hostPath(mount.destination)
+        switch mount.type {
+        case MountStep.readonlyPath:
+            guard kernel.isDirectory(target) != nil else { return }  // nothing to protect
+            try kernel.mount(source: target, target: target, type: nil, flags: MountFlags.bind | MountFlags.recursive, data: nil)
+            try kernel.mount(source: nil, target: target, type: nil, flags: MountFlags.bind | MountFlags.remount | MountFlags.readonly | MountFlags.nosuid | MountFlags.nodev | MountFlags.noexec, data: nil)
+            return
+        case MountStep.maskedPath:
+            switch kernel.isDirectory(target) {
+            case nil: return
+            case true?: try kernel.mount(source: "tmpfs", target: target, type: "tmpfs", flags: MountFlags.readonly, data: "size=0")
+            case false?: try kernel.mount(source: "/dev/null", target: target, type: nil, flags: MountFlags.bind, data: nil)
+            }
+            return
+        default:
+            break
+        }
+        if kernel.isDirectory(target) == nil {
+            // A bind of a file needs a file to mount on; everything else a directory.
+            if mount.isBind, kernel.isDirectory(mount.source) == false {
+                try kernel.makeDirectories(parent(of: target))
+                try kernel.createFile(target)
+            } else {
+                try kernel.makeDirectories(target)
+            }
+        }
+        let type = mount.type.isEmpty ? nil : mount.type
+        let data = mount.data.isEmpty ? nil : mount.data
+        try kernel.mount(source: mount.source, target: target, type: type, flags: mount.flags & ~MountFlags.remount, data: data)
+        // A bind mount ignores most flags on the first call; they take a remount.
+        let remountable = MountFlags.readonly | MountFlags.nosuid | MountFlags.nodev | MountFlags.noexec | MountFlags.noatime | MountFlags.nodiratime | MountFlags.relatime | MountFlags.strictatime
+        if mount.isBind && mount.flags & remountable != 0 {
+            try kernel.mount(source: nil, target: target, type: nil, flags: (mount.flags & (remountable | MountFlags.bind)) | MountFlags.remount, data: nil)
+        }
+        if mount.propagation != 0 {
+            try kernel.mount(source: nil, target: target, type: nil, flags: mount.propagation, data: nil)
+        }
+    }
+
+    private func create(_ device: DeviceStep) throws(SyscallError) {
+        let target = hostPath(device.path)
+        try kernel.makeDirectories(parent(of: target))
+        if device.bindFromHost {
+            if kernel.isDirectory(target) == nil { try kernel.createFile(target) }
+            try kernel.mount(source: device.path, target: target, type: nil, flags: MountFlags.bind, data: nil)
+        } else {
+            try kernel.makeNode(target, mode: device.mode, major: device.major, minor: device.minor)
+            try kernel.changeOwner(target, uid: device.uid, gid: device.gid)
+        }
+    }
+
+    private func linkDev() throws(SyscallError) {
+        guard kernel.isDirectory(hostPath("/dev")) == true else { return }
+        let links = [("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"), ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr")]
+        for (target, path) in links { try kernel.symlink(target, at: hostPath(path)) }
+        if kernel.isDirectory(hostPath("/dev/pts")) == true, kernel.isDirectory(hostPath("/dev/ptmx")) == nil {
+            try kernel.symlink("pts/ptmx", at: hostPath("/dev/ptmx"))
+        }
+    }
+
+    private func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+
+    private func step(_ specPath: String, _ body: () throws(SyscallError) -> Void) throws(Failure) {
+        do { try body() } catch { throw Failure(specPath: specPath, error: error) }
+    }
+}
+
+/// Records the calls instead of making them, for tests.
+public final class RecordingKernel: Kernel {
+    public private(set) var calls: [String] = []
+    /// Paths that exist (true: directory), consulted by `isDirectory` and updated by the calls.
+    public var existing: [String: Bool]
+
+    public init(existing: [String: Bool] = [:]) { self.existing = existing }
+
+    public func mount(source: String?, target: String, type: String?, flags: UInt, data: String?) throws(SyscallError) {
+        calls.append("mount \(source ?? "-") \(target) \(type ?? "-") \(flags) \(data ?? "-")")
+    }
+    public func unmount(_ target: String, flags: Int32) throws(SyscallError) { calls.append("umount \(target)") }
+    public func isDirectory(_ path: String) -> Bool? { existing[path] }
+    public func makeDirectories(_ path: String) throws(SyscallError) { calls.append("mkdir \(path)"); existing[path] = true }
+    public func createFile(_ path: String) throws(SyscallError) { calls.append("touch \(path)"); existing[path] = false }
+    public func symlink(_ target: String, at path: String) throws(SyscallError) { calls.append("symlink \(path) -> \(target)") }
+    public func makeNode(_ path: String, mode: UInt32, major: UInt32, minor: UInt32) throws(SyscallError) {
+        calls.append("mknod \(path) \(major):\(minor)")
+    }
+    public func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SyscallError) { calls.append("chown \(path) \(uid):\(gid)") }
+    public func pivotRoot(_ newRoot: String) throws(SyscallError) { calls.append("pivot_root \(newRoot)") }
+}

@@ -1,0 +1,143 @@
+import CLinuxSupport
+import Glibc
+
+/// The helper's main loop: one container process, from plan to recorded exit status.
+///
+/// Protocol with the daemon, over the two descriptors it was spawned with:
+/// - fd 3 (from the daemon): the plan (4-byte little-endian length, then the bytes), then
+///   `s` to start the process (EOF instead: give up), then `a` once the daemon watches it.
+/// - fd 4 (to the daemon): `ready <helper pid>` once detached with the FIFOs open, then
+///   `started <pid>` or `error <StartFailure line>`.
+/// Then the daemon watches the helper's pid: when it exits, `<name>-exit` holds the status.
+public enum Supervisor {
+    static let fromDaemon: Int32 = 3
+    static let toDaemon: Int32 = 4
+
+    public static func main() -> Never {
+        // Nothing of the daemon's but our two pipes and stdio.
+        _ = lcd_close_range(5, UInt32.max, 0)
+        guard let header = readExactly(fromDaemon, 4) else { _exit(2) }
+        let length = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+        guard let bytes = readExactly(fromDaemon, length), let plan = try? Plan(decoding: bytes) else { _exit(2) }
+
+        // Detach: the daemon reaps this first process at once; the grandchild carries on
+        // outside the daemon's process tree, so neither's death or wait logic touches the other.
+        let child = lcd_fork()
+        if child < 0 { _exit(3) }
+        if child > 0 { _exit(0) }
+        _ = setsid()
+        _ = lcd_set_child_subreaper()
+        runDetached(plan)
+    }
+
+    static func report(_ line: String) { writeAll(toDaemon, line + "\n") }
+
+    static func runDetached(_ plan: Plan) -> Never {
+        // Held open for the container's whole life (O_RDWR never blocks on a FIFO), so that
+        // the container never meets a pipe without a reader or writer while no daemon is attached.
+        let stdinHold = open(plan.stdinPath, O_RDWR | O_CLOEXEC)
+        let stdoutHold = open(plan.stdoutPath, O_RDWR | O_CLOEXEC)
+        let stderrHold = open(plan.stderrPath, O_RDWR | O_CLOEXEC)
+        let control = open(plan.controlPath, O_RDWR | O_CLOEXEC | O_NONBLOCK)
+        guard stdinHold >= 0, stdoutHold >= 0, stderrHold >= 0, control >= 0 else {
+            report("error " + StartFailure(kind: "sys", location: "open FIFOs", errno: errno, message: "cannot open the stdio FIFOs in \(plan.stateDirectory): \(errnoText(errno))").line)
+            _exit(1)
+        }
+        report("ready \(getpid())")
+        guard readExactly(fromDaemon, 1) == [UInt8(ascii: "s")] else { _exit(0) }
+
+        let childEvents = lcd_sigchld_fd()
+        var goPipe: [Int32] = [0, 0], errorPipe: [Int32] = [0, 0]
+        guard childEvents >= 0, lcd_pipe_cloexec(&goPipe) == 0, lcd_pipe_cloexec(&errorPipe) == 0 else {
+            report("error " + StartFailure(kind: "sys", location: "pipe", errno: errno, message: "cannot create pipes: \(errnoText(errno))").line)
+            _exit(1)
+        }
+        // The process's own ends: its stdin reads EOF once the daemon and we both closed ours.
+        let stdinFD = open(plan.stdinPath, O_RDONLY | O_CLOEXEC)
+        let stdoutFD = open(plan.stdoutPath, O_WRONLY | O_CLOEXEC)
+        let stderrFD = open(plan.stderrPath, O_WRONLY | O_CLOEXEC)
+
+        let pid = lcd_clone_process(plan.createNamespaces & ~LCD_CLONE_NEWCGROUP)
+        if pid == 0 {
+            close(goPipe[1]); close(errorPipe[0])
+            ContainerProcess.run(plan: plan, stdio: (stdinFD, stdoutFD, stderrFD), goPipe: goPipe[0], errorPipe: errorPipe[1])
+        }
+        close(goPipe[0]); close(errorPipe[1]); close(stdinFD); close(stdoutFD); close(stderrFD)
+        if pid < 0 {
+            report("error " + StartFailure(kind: "sys", location: "clone", errno: errno, message: "cannot create the container process: \(errnoText(errno))").line)
+            _exit(1)
+        }
+        if !plan.cgroupPath.isEmpty {
+            let procs = open(plan.cgroupPath + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            if procs < 0 || !writeAll(procs, "\(pid)") {
+                let code = errno
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                report("error " + StartFailure(kind: "sys", location: "join cgroup", errno: code, message: "cannot move the process into \(plan.cgroupPath): \(errnoText(code))").line)
+                _exit(1)
+            }
+            close(procs)
+        }
+        writeAll(goPipe[1], [1])
+        close(goPipe[1])
+        // The error pipe closes on exec (close-on-exec): EOF means the program is running.
+        let failure = readToEnd(errorPipe[0])
+        close(errorPipe[0])
+        if !failure.isEmpty {
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            report("error " + String(decoding: failure, as: UTF8.self).split(separator: "\n").first.map(String.init)!)
+            _exit(1)
+        }
+        report("started \(pid)")
+        // Not reaped before the daemon watches it, so its pid cannot be reused meanwhile.
+        _ = readExactly(fromDaemon, 1)
+        close(fromDaemon)
+        close(toDaemon)
+
+        var holds = (stdin: stdinHold, stdout: stdoutHold, stderr: stderrHold)
+        let status = waitForExit(of: pid, childEvents: childEvents, control: control, holds: &holds)
+        // Output ends now: readers drain the pipe and see EOF.
+        for fd in [holds.stdin, holds.stdout, holds.stderr] where fd >= 0 { close(fd) }
+        _ = writeFileAtomically(plan.exitPath, "\(status)\n")
+        _exit(0)
+    }
+
+    /// Reaps children (we are a subreaper) until `pid` exits; serves control requests meanwhile.
+    /// Returns the exit status in the shell's convention: the code, or 128 + the signal.
+    static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32)) -> Int32 {
+        var fds = [pollfd(fd: childEvents, events: Int16(POLLIN), revents: 0), pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
+        var pending = ""
+        while true {
+            // A child may have exited before the signalfd existed: reap before every wait.
+            var status: Int32 = 0
+            while true {
+                let reaped = waitpid(-1, &status, WNOHANG)
+                if reaped <= 0 { break }
+                if reaped == pid {
+                    let low = status & 0x7f
+                    return low == 0 ? (status >> 8) & 0xff : 128 + low
+                }
+            }
+            if poll(&fds, nfds_t(fds.count), -1) < 0 && errno != EINTR { return 255 }
+            if fds[0].revents != 0 {
+                var info = [UInt8](repeating: 0, count: 128)
+                _ = info.withUnsafeMutableBytes { read(childEvents, $0.baseAddress, $0.count) }
+            }
+            if fds[1].revents & Int16(POLLIN) != 0 {
+                var buffer = [UInt8](repeating: 0, count: 512)
+                let n = buffer.withUnsafeMutableBytes { read(control, $0.baseAddress, $0.count) }
+                if n > 0 { pending += String(decoding: buffer[..<n], as: UTF8.self) }
+                while let newline = pending.firstIndex(of: "\n") {
+                    let request = String(pending[..<newline])
+                    pending = String(pending[pending.index(after: newline)...])
+                    if request == "close-stdin", holds.stdin >= 0 {
+                        close(holds.stdin)
+                        holds.stdin = -1
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import CLinuxSupport
+import Glibc
+import LibContainerd
+
+/// Where cgroup v2 is mounted on this host and which controllers its root offers.
+struct CgroupHost: Sendable {
+    var mode: CgroupMode
+    var root: String
+    var controllers: Set<String>
+
+    static let cgroup2Magic: Int = 0x6367_7270
+
+    /// `/sys/fs/cgroup` if it is cgroup2 (unified), else `/sys/fs/cgroup/unified` (hybrid).
+    static func detect() throws -> CgroupHost {
+        for (path, mode) in [("/sys/fs/cgroup", CgroupMode.unified), ("/sys/fs/cgroup/unified", .hybrid)] {
+            if lcd_filesystem_type(path) == cgroup2Magic {
+                let controllers = (try? String(contentsOfFile: path + "/cgroup.controllers", encoding: .utf8)) ?? ""
+                return CgroupHost(mode: mode, root: path, controllers: Set(controllers.split(whereSeparator: \.isWhitespace).map(String.init)))
+            }
+        }
+        throw ContainerError.unsupported(feature: "cgroups", reason: "no cgroup2 file system at /sys/fs/cgroup or /sys/fs/cgroup/unified")
+    }
+
+    /// Throws `controllerUnavailable` for the first controller `files` need that the host lacks.
+    func check(_ files: CgroupFiles) throws {
+        for controller in files.controllers where !controllers.contains(controller) {
+            throw ContainerError.controllerUnavailable(controller: controller)
+        }
+    }
+}
+
+/// One container's cgroup: created, limited, frozen, emptied and removed by exact path.
+final class Cgroup: Sendable {
+    let path: String
+    /// Only a cgroup this code created is ever removed.
+    let created: Bool
+
+    private init(path: String, created: Bool) {
+        self.path = path
+        self.created = created
+    }
+
+    /// Creates `relative` under the host's root (or joins it if it exists), enables the
+    /// controllers `files` need on the way down, and writes the files.
+    static func create(host: CgroupHost, relative: String, files: CgroupFiles) throws -> Cgroup {
+        try host.check(files)
+        let components = relative.split(separator: "/").map(String.init)
+        guard !components.isEmpty, !components.contains(".."), !components.contains(".") else {
+            throw ContainerError.invalidSpec(path: "$.linux.cgroupsPath", reason: "\"\(relative)\" is not a cgroup path below the root")
+        }
+        var current = host.root
+        let needed = files.controllers
+        for component in components.dropLast() {
+            if !needed.isEmpty { try write(current + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
+            current += "/" + component
+            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw ContainerError.systemCallFailed(operation: "mkdir \(current)", errno: .init(rawValue: errno)) }
+        }
+        if !needed.isEmpty { try write(current + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
+        let path = current + "/" + components.last!
+        let created: Bool
+        if mkdir(path, 0o755) == 0 {
+            created = true
+        } else if errno == EEXIST {
+            created = false
+        } else {
+            throw ContainerError.systemCallFailed(operation: "mkdir \(path)", errno: .init(rawValue: errno))
+        }
+        let cgroup = Cgroup(path: path, created: created)
+        do {
+            try cgroup.apply(files)
+        } catch {
+            cgroup.remove()
+            throw error
+        }
+        return cgroup
+    }
+
+    func apply(_ files: CgroupFiles) throws {
+        for (file, value) in files.writes { try Self.write(path + "/" + file, value) }
+    }
+
+    /// Freezes or thaws every process, waiting until `cgroup.events` says it is done.
+    func freeze(_ frozen: Bool, timeout: Duration) throws {
+        try Self.write(path + "/cgroup.freeze", frozen ? "1" : "0")
+        try wait(for: "frozen", frozen ? "1" : "0", timeout: timeout, operation: frozen ? "pause" : "resume")
+    }
+
+    var isFrozen: Bool { event("frozen") == "1" }
+    var isPopulated: Bool { event("populated") == "1" }
+
+    /// Kills every process in the cgroup tree (cgroup.kill, or SIGKILL one by one before 5.14).
+    func kill() {
+        if (try? Self.write(path + "/cgroup.kill", "1")) == nil {
+            for pid in pids() { Glibc.kill(pid, SIGKILL) }
+        }
+    }
+
+    /// Kills what is left, waits until empty, removes the directory if this code created it.
+    func remove(timeout: Duration = .seconds(5)) {
+        if isPopulated {
+            kill()
+            try? wait(for: "populated", "0", timeout: timeout, operation: "empty cgroup")
+        }
+        if created { rmdir(path) }
+    }
+
+    /// Host pids of every process in the cgroup and its descendants.
+    func pids() -> [Int32] {
+        var result: [Int32] = []
+        var directories = [path]
+        while let directory = directories.popLast() {
+            for line in (read("cgroup.procs", in: directory) ?? "").split(separator: "\n") {
+                if let pid = Int32(line) { result.append(pid) }
+            }
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+                var info = stat()
+                let child = directory + "/" + entry
+                if lstat(child, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { directories.append(child) }
+            }
+        }
+        return result.sorted()
+    }
+
+    /// A file of the cgroup, nil if it does not exist (its controller is absent).
+    func read(_ file: String, in directory: String? = nil) -> String? {
+        try? String(contentsOfFile: (directory ?? path) + "/" + file, encoding: .utf8)
+    }
+
+    /// `key value` lines (cpu.stat, memory.stat, memory.events, cgroup.events) as a dictionary.
+    func keyedValues(_ file: String) -> [String: UInt64]? {
+        guard let text = read(file) else { return nil }
+        var result: [String: UInt64] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = UInt64(parts[1]) { result[String(parts[0])] = value }
+        }
+        return result
+    }
+
+    private func event(_ key: String) -> String? {
+        for line in (read("cgroup.events") ?? "").split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[0] == key { return String(parts[1]) }
+        }
+        return nil
+    }
+
+    private func wait(for key: String, _ value: String, timeout: Duration, operation: String) throws {
+        let deadline = ContinuousClock.now + timeout
+        var pause: Duration = .microseconds(200)
+        while event(key) != value {
+            guard ContinuousClock.now < deadline else {
+                throw ContainerError.timeout(operation: "\(operation) (\(path): \(key) \(value))", seconds: Double(timeout.components.seconds))
+            }
+            usleep(UInt32(pause.components.attoseconds / 1_000_000_000_000))
+            pause = min(pause * 2, .milliseconds(10))
+        }
+    }
+
+    static func write(_ file: String, _ value: String) throws {
+        let fd = open(file, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ContainerError.systemCallFailed(operation: "open \(file)", errno: .init(rawValue: errno)) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else {
+            throw ContainerError.systemCallFailed(operation: "write \"\(value)\" to \(file)", errno: .init(rawValue: errno))
+        }
+    }
+}

@@ -1,0 +1,348 @@
+import CLinuxSupport
+import ContainerInit
+import Dispatch
+import Foundation
+import Glibc
+import LibContainerd
+import Logging
+import OCIRuntimeSpec
+import Synchronization
+import SystemPackage
+
+/// ``LibContainerd/Client`` on the Linux kernel: each container is run by an `lcd-shim`
+/// helper that the daemon plans for, spawns, and then watches through a pidfd.
+///
+/// ```swift
+/// let client = try LinuxClient(backend: myDaemon, options: [.stateDirectory("/run/mydaemon")])
+/// try await client.create(containerID: "job-1", spec: spec) { io in … }
+/// ```
+public final class LinuxClient: Client {
+    private let options: CreateOptions
+    private let dispatcher: EventDispatcher
+    private let host: CgroupHost
+    private let planner: ContainerPlanner
+    private let containers = Mutex<[String: Entry]>([:])
+    private let monitorQueue = DispatchQueue(label: "libcontainerd.monitor")
+    private var logger: Logger { options.logger }
+
+    private enum Entry {
+        /// The id is taken while `create` runs.
+        case creating
+        case running(Container)
+    }
+
+    /// What the daemon holds for a running container.
+    private struct Container: Sendable {
+        let spec: Spec
+        let stateDirectory: String
+        let cgroup: Cgroup?
+        let initPid: pid_t
+        let initPidFD: Int32
+        let watch: ExitWatch
+        var paused = false
+        /// Set when `create` itself ends the container (its backend refused the start).
+        var silentExit = false
+    }
+
+    /// - Parameters:
+    ///   - backend: told about every state change.
+    ///   - options: defaults for every container; `create` and `restore` can override them.
+    public init(backend: any Backend, options: [CreateOption] = []) throws {
+        self.options = CreateOptions(options)
+        self.dispatcher = EventDispatcher(backend: backend, logger: self.options.logger)
+        self.host = try CgroupHost.detect()
+        self.planner = ContainerPlanner(knownFilesystems: ContainerPlanner.hostFilesystems())
+    }
+
+    /// Every event, after the backend handled it.
+    public var events: AsyncStream<ContainerEvent> { dispatcher.events() }
+
+    // MARK: - Create
+
+    public func create(
+        containerID id: String, checkpoint: String?, checkpointDir: String?, spec: Spec,
+        attachStdio: @escaping StdioCallback, options callOptions: [CreateOption]
+    ) async throws {
+        if checkpoint != nil {
+            throw ContainerError.unsupported(feature: "restore from a checkpoint", reason: "CRIU support is not implemented yet")
+        }
+        try Self.validate(id)
+        let options = self.options.applying(callOptions)
+        try containers.withLock { map in
+            guard map[id] == nil else { throw ContainerError.alreadyExists(containerID: id) }
+            map[id] = .creating
+        }
+        var cleanup = Cleanup()
+        do {
+            // 1. Everything that can be checked, before anything exists.
+            let stateDirectory = options.stateDirectory + "/" + id
+            let relativeCgroup = spec.linux?.cgroupsPath ?? "\(options.cgroupParent)/\(id)"
+            let files = try spec.linux?.resources.map { try CgroupFiles.from($0) } ?? CgroupFiles()
+            try host.check(files)
+            let helperPath = try Helper.locate(options.helperPath)
+            var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
+            if FileManager.default.fileExists(atPath: stateDirectory) {
+                throw ContainerError.alreadyExists(containerID: id)  // a record of an earlier daemon: restore or remove it
+            }
+
+            // 2. The state directory with the stdio and control FIFOs.
+            try Self.makeDirectory(options.stateDirectory, mode: 0o711)
+            try Self.makeDirectory(stateDirectory, mode: 0o700)
+            cleanup.add { try? FileManager.default.removeItem(atPath: stateDirectory) }
+            for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath] where mkfifo(path, 0o600) != 0 {
+                throw ContainerError.systemCallFailed(operation: "mkfifo \(path)", errno: .init(rawValue: errno))
+            }
+
+            // 3. The cgroup, limited before the process joins it.
+            let cgroup = try Cgroup.create(host: host, relative: relativeCgroup, files: files)
+            cleanup.add { cgroup.remove() }
+            plan.cgroupPath = cgroup.path
+
+            // 4. The helper, detached and holding the FIFOs; then our ends, for the caller.
+            let helper = try Helper(executable: helperPath, plan: plan)
+            cleanup.add { helper.abandon() }
+            let io = try Self.openStdio(plan)
+            try await attachStdio(io)
+
+            // 5. The process. The helper reaps nothing until acknowledged, so the pid is ours.
+            let initPid = try helper.start()
+            let initPidFD = lcd_pidfd_open(initPid, 0)
+            let helperPidFD = lcd_pidfd_open(helper.pid, 0)
+            guard helperPidFD >= 0 else {
+                if initPidFD >= 0 { close(initPidFD) }
+                throw ContainerError.systemCallFailed(operation: "pidfd_open lcd-shim \(helper.pid)", errno: .init(rawValue: errno))
+            }
+            let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
+            containers.withLock {
+                $0[id] = .running(Container(spec: spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: initPid, initPidFD: initPidFD, watch: watch))
+            }
+            cleanup.cancel()
+            helper.acknowledge()
+
+            // 6. start-container is queued before the exit can be, and delivered before we return.
+            let started = dispatcher.post(id, StateInfo(state: .start, pid: initPid), awaited: true)
+            watch.start { [weak self] in self?.exited(id) }
+            do {
+                try await started.wait()
+            } catch {
+                // The backend refused the container: end it without an exit event, then report.
+                containers.withLock { map in
+                    if case .running(var container)? = map[id] { container.silentExit = true; map[id] = .running(container) }
+                }
+                _ = lcd_pidfd_send_signal(initPidFD, SIGKILL, 0)
+                try? await watch.finished.wait()
+                throw error
+            }
+        } catch {
+            cleanup.run()
+            containers.withLock { map in
+                if case .creating? = map[id] { map.removeValue(forKey: id) }
+            }
+            throw error
+        }
+    }
+
+    /// The helper exited: read the recorded status, clean up, report.
+    private func exited(_ id: String) {
+        guard case .running(let container)? = containers.withLock({ $0[id] }) else { return }
+        let recorded = try? String(contentsOfFile: container.stateDirectory + "/init-exit", encoding: .utf8)
+        let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if status == nil { logger.error("lcd-shim exited without recording the exit status; reporting 255", metadata: ["container": "\(id)"]) }
+        let oomKilled = (container.cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
+        container.cgroup?.remove()
+        try? FileManager.default.removeItem(atPath: container.stateDirectory)
+        if container.initPidFD >= 0 { close(container.initPidFD) }
+        // Read under the lock: `create` may have marked it silent since we looked.
+        let silent = containers.withLock { map -> Bool in
+            defer { map.removeValue(forKey: id) }
+            if case .running(let current)? = map[id] { return current.silentExit }
+            return false
+        }
+        if !silent {
+            if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: container.initPid)) }
+            dispatcher.post(id, StateInfo(state: .exit, pid: container.initPid, exitCode: status ?? 255, oomKilled: oomKilled))
+        }
+        container.watch.finish()
+    }
+
+    // MARK: - Signals, pause
+
+    public func signal(containerID id: String, signal: Int32) async throws {
+        let container = try running(id)
+        if lcd_pidfd_send_signal(container.initPidFD, signal, 0) != 0 && errno != ESRCH {
+            throw ContainerError.systemCallFailed(operation: "signal \(signal) to \(id)", errno: .init(rawValue: errno))
+        }
+    }
+
+    public func signalProcess(containerID id: String, processFriendlyName name: String, signal: Int32) async throws {
+        _ = try running(id)
+        guard name == initFriendlyName else { throw ContainerError.processNotFound(containerID: id, processFriendlyName: name) }
+        try await self.signal(containerID: id, signal: signal)
+    }
+
+    public func pause(containerID id: String) async throws { try await setPaused(id, true) }
+    public func resume(containerID id: String) async throws { try await setPaused(id, false) }
+
+    private func setPaused(_ id: String, _ paused: Bool) async throws {
+        let container = try running(id)
+        guard container.paused != paused else {
+            throw ContainerError.invalidState(containerID: id, state: paused ? "paused" : "running", operation: paused ? "pause" : "resume")
+        }
+        guard let cgroup = container.cgroup else {
+            throw ContainerError.unsupported(feature: "pause", reason: "the container has no cgroup")
+        }
+        try cgroup.freeze(paused, timeout: options.stateChangeTimeout)
+        containers.withLock { map in
+            if case .running(var c)? = map[id] { c.paused = paused; map[id] = .running(c) }
+        }
+        try await dispatcher.deliver(id, StateInfo(state: paused ? .pause : .resume, pid: container.initPid), timeout: options.stateChangeTimeout)
+    }
+
+    // MARK: - Not yet implemented here
+
+    public func addProcess(containerID id: String, processFriendlyName: String, process: ExecProcess, attachStdio: @escaping StdioCallback) async throws -> Int32 {
+        _ = try running(id)
+        throw ContainerError.unsupported(feature: "addProcess", reason: "exec is not implemented yet")
+    }
+
+    public func resize(containerID id: String, processFriendlyName name: String, width: Int, height: Int) async throws {
+        _ = try running(id)
+        guard name == initFriendlyName else { throw ContainerError.processNotFound(containerID: id, processFriendlyName: name) }
+        throw ContainerError.invalidState(containerID: id, state: "without a terminal", operation: "resize \(name)")
+    }
+
+    public func restore(containerID id: String, attachStdio: @escaping StdioCallback, options: [CreateOption]) async throws {
+        if case .running? = containers.withLock({ $0[id] }) {
+            throw ContainerError.invalidState(containerID: id, state: "already attached", operation: "restore")
+        }
+        throw ContainerError.notFound(containerID: id)
+    }
+
+    public func createCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?, exit: Bool) async throws {
+        _ = try running(id)
+        try Checkpoint.validate(name: checkpointID)
+        throw ContainerError.unsupported(feature: "checkpoint", reason: "CRIU support is not implemented yet")
+    }
+
+    public func deleteCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?) async throws {
+        throw ContainerError.unsupported(feature: "checkpoint", reason: "CRIU support is not implemented yet")
+    }
+
+    public func listCheckpoints(containerID id: String, checkpointDir: String?) async throws -> Checkpoints {
+        throw ContainerError.unsupported(feature: "checkpoint", reason: "CRIU support is not implemented yet")
+    }
+
+    // MARK: - Inspection and limits
+
+    public func serverVersion() async throws -> ServerVersion {
+        var version = libraryVersion
+        version.kernel = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        version.cgroupMode = host.mode
+        version.controllers = host.controllers.sorted()
+        return version
+    }
+
+    public func stats(containerID id: String) async throws -> Stats {
+        let container = try running(id)
+        return StatsReader(cgroup: container.cgroup, initPid: container.initPid).stats()
+    }
+
+    public func pidsForContainer(containerID id: String) async throws -> [Int32] {
+        let container = try running(id)
+        return container.cgroup?.pids() ?? [container.initPid]
+    }
+
+    public func summary(containerID id: String) async throws -> [Summary] {
+        StatsReader.summary(of: try await pidsForContainer(containerID: id))
+    }
+
+    public func updateResources(containerID id: String, resources: Resources) async throws {
+        let container = try running(id)
+        let files = try CgroupFiles.from(resources)
+        try host.check(files)
+        guard let cgroup = container.cgroup else { throw ContainerError.unsupported(feature: "updateResources", reason: "the container has no cgroup") }
+        try cgroup.apply(files)
+    }
+
+    // MARK: - Helpers
+
+    private func running(_ id: String) throws -> Container {
+        guard case .running(let container)? = containers.withLock({ $0[id] }) else { throw ContainerError.notFound(containerID: id) }
+        return container
+    }
+
+    /// Container ids become directory and cgroup names: no slashes, no dot-dot, no surprises.
+    static func validate(_ id: String) throws {
+        let allowed = id.utf8.allSatisfy { c in
+            (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46
+        }
+        guard !id.isEmpty, id.utf8.count <= 128, allowed, id.first != ".", id.first != "-" else {
+            throw ContainerError.invalidArgument(name: "container id \"\(id)\"", reason: "use 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -")
+        }
+    }
+
+    private static func makeDirectory(_ path: String, mode: mode_t) throws {
+        if mkdir(path, mode) != 0 && errno != EEXIST {
+            if errno == ENOENT {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: mode])
+                return
+            }
+            throw ContainerError.systemCallFailed(operation: "mkdir \(path)", errno: .init(rawValue: errno))
+        }
+    }
+
+    /// The daemon's ends of the FIFOs. The helper holds every FIFO open, so no open blocks.
+    private static func openStdio(_ plan: Plan) throws -> IOPipe {
+        func open(_ path: String, _ mode: FileDescriptor.AccessMode) throws -> FileDescriptor {
+            do {
+                return try FileDescriptor.open(path, mode, options: [.closeOnExec])
+            } catch let error as Errno {
+                throw ContainerError.systemCallFailed(operation: "open \(path)", errno: error)
+            }
+        }
+        let stdin = try open(plan.stdinPath, .writeOnly)
+        let stdout = try open(plan.stdoutPath, .readOnly)
+        let stderr = try open(plan.stderrPath, .readOnly)
+        let control = plan.controlPath
+        return IOPipe(stdin: stdin, stdout: stdout, stderr: stderr, terminal: false) {
+            // The helper holds stdin's FIFO open too: ask it to let go, so the process reads EOF.
+            let fd = Glibc.open(control, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            _ = "close-stdin\n".withCString { Glibc.write(fd, $0, 12) }
+            Glibc.close(fd)
+        }
+    }
+}
+
+/// Undo steps for a failed create, run in reverse.
+struct Cleanup {
+    private var steps: [() -> Void] = []
+    mutating func add(_ step: @escaping () -> Void) { steps.append(step) }
+    mutating func cancel() { steps = [] }
+    func run() { for step in steps.reversed() { step() } }
+}
+
+/// Watches one helper's pidfd: it becomes readable when the helper exits.
+final class ExitWatch: @unchecked Sendable {
+    // Only touched on `queue` after `start`, and `finished` is itself thread-safe.
+    private let source: DispatchSourceRead
+    private let pidfd: Int32
+    let finished = Completion()
+
+    init(pidfd: Int32, queue: DispatchQueue) {
+        self.pidfd = pidfd
+        self.source = DispatchSource.makeReadSource(fileDescriptor: pidfd, queue: queue)
+    }
+
+    func start(_ handler: @escaping @Sendable () -> Void) {
+        let pidfd = self.pidfd
+        source.setEventHandler { [source] in
+            source.cancel()
+            handler()
+        }
+        source.setCancelHandler { close(pidfd) }
+        source.resume()
+    }
+
+    func finish() { finished.complete() }
+}

@@ -1,0 +1,184 @@
+import ContainerInit
+import CLinuxSupport
+import Foundation
+import Glibc
+import LibContainerd
+import OCIRuntimeSpec
+
+/// Turns an OCI spec into the helper's plan. Everything that can be checked is checked here,
+/// before any directory, cgroup or process exists; errors name the spec's JSON path.
+struct ContainerPlanner: Sendable {
+    /// Filesystem types the kernel knows (`/proc/filesystems`).
+    var knownFilesystems: Set<String>
+    /// Whether a host path exists, and is a directory.
+    var probe: @Sendable (String) -> Bool? = { path in
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    static let defaultDevices: [(String, UInt32, UInt32)] = [
+        ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+        ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+    ]
+
+    static func hostFilesystems() -> Set<String> {
+        let text = (try? String(contentsOfFile: "/proc/filesystems", encoding: .utf8)) ?? ""
+        return Set(text.split(separator: "\n").compactMap { $0.split(whereSeparator: \.isWhitespace).last.map(String.init) })
+    }
+
+    func plan(_ spec: Spec, containerID: String, stateDirectory: String, cgroupPath: String) throws -> Plan {
+        guard let process = spec.process else {
+            throw ContainerError.invalidSpec(path: "$.process", reason: "required to start a container")
+        }
+        guard let args = process.args, let program = args.first, !program.isEmpty else {
+            throw ContainerError.invalidSpec(path: "$.process.args", reason: "must name the program to run")
+        }
+        guard process.cwd.hasPrefix("/") else {
+            throw ContainerError.invalidSpec(path: "$.process.cwd", reason: "must be an absolute path, not \"\(process.cwd)\"")
+        }
+        if process.terminal == true {
+            throw ContainerError.unsupported(feature: "$.process.terminal", reason: "terminals are not implemented yet; set it to false")
+        }
+        guard let root = spec.root else { throw ContainerError.invalidSpec(path: "$.root", reason: "required") }
+        guard root.path.hasPrefix("/") else {
+            throw ContainerError.invalidSpec(path: "$.root.path", reason: "must be an absolute path (there is no bundle directory to resolve \"\(root.path)\" against)")
+        }
+        guard probe(root.path) == true else {
+            throw ContainerError.invalidSpec(path: "$.root.path", reason: "\(root.path) is not an existing directory")
+        }
+        let linux = spec.linux ?? Spec.Linux()
+
+        var create: Int32 = 0
+        var joins: [NamespaceJoin] = []
+        var seen: Set<Spec.Linux.Namespace.Kind> = []
+        for (index, namespace) in (linux.namespaces ?? []).enumerated() {
+            let path = "$.linux.namespaces[\(index)]"
+            guard seen.insert(namespace.type).inserted else {
+                throw ContainerError.invalidSpec(path: "\(path).type", reason: "\(namespace.type.rawValue) namespace listed twice")
+            }
+            let flag: Int32
+            switch namespace.type {
+            case .pid: flag = LCD_CLONE_NEWPID
+            case .network: flag = LCD_CLONE_NEWNET
+            case .mount: flag = LCD_CLONE_NEWNS
+            case .ipc: flag = LCD_CLONE_NEWIPC
+            case .uts: flag = LCD_CLONE_NEWUTS
+            case .cgroup: flag = LCD_CLONE_NEWCGROUP
+            case .user:
+                throw ContainerError.unsupported(feature: "\(path) (user namespace)", reason: "user namespaces are not implemented yet")
+            case .time:
+                throw ContainerError.unsupported(feature: "\(path) (time namespace)", reason: "time namespaces are not implemented yet")
+            }
+            if let nsPath = namespace.path, !nsPath.isEmpty {
+                guard probe(nsPath) != nil else {
+                    throw ContainerError.invalidSpec(path: "\(path).path", reason: "\(nsPath) does not exist")
+                }
+                joins.append(NamespaceJoin(type: flag, path: nsPath, specPath: "\(path).path"))
+            } else {
+                create |= flag
+            }
+        }
+        guard seen.contains(.mount) else {
+            throw ContainerError.invalidSpec(path: "$.linux.namespaces", reason: "a mount namespace is required (the container's mounts must not touch the host)")
+        }
+        if spec.hostname != nil || spec.domainname != nil, !seen.contains(.uts) {
+            throw ContainerError.invalidSpec(path: spec.hostname != nil ? "$.hostname" : "$.domainname", reason: "needs a uts namespace of its own")
+        }
+
+        var mounts: [MountStep] = []
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            mounts.append(try plan(mount, at: "$.mounts[\(index)]"))
+        }
+        for (key, paths) in [("maskedPaths", linux.maskedPaths), ("readonlyPaths", linux.readonlyPaths)] {
+            for (index, path) in (paths ?? []).enumerated() where !path.hasPrefix("/") {
+                throw ContainerError.invalidSpec(path: "$.linux.\(key)[\(index)]", reason: "must be an absolute path")
+            }
+        }
+
+        var devices: [DeviceStep] = []
+        for (index, device) in (linux.devices ?? []).enumerated() {
+            devices.append(try plan(device, at: "$.linux.devices[\(index)]"))
+        }
+        for (path, major, minor) in Self.defaultDevices where !devices.contains(where: { $0.path == path }) {
+            devices.append(DeviceStep(path: path, mode: S_IFCHR | 0o666, major: major, minor: minor, bindFromHost: true))
+        }
+
+        let env = process.env ?? []
+        let pathVariable = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? Self.defaultPath
+        return Plan(
+            containerID: containerID, cgroupPath: cgroupPath, createNamespaces: create, joinNamespaces: joins,
+            rootfs: root.path, rootPropagation: propagation(linux.rootfsPropagation), readonlyRoot: root.readonly ?? false,
+            mounts: mounts + masks(linux), devices: devices, hostname: spec.hostname, domainname: spec.domainname,
+            uid: process.user.uid, gid: process.user.gid, additionalGids: process.user.additionalGids ?? [],
+            cwd: process.cwd, args: args, env: env, searchPath: pathVariable.split(separator: ":").map(String.init),
+            stateDirectory: stateDirectory)
+    }
+
+    private func plan(_ mount: Spec.Mount, at path: String) throws -> MountStep {
+        guard mount.destination.hasPrefix("/") else {
+            throw ContainerError.invalidSpec(path: "\(path).destination", reason: "must be an absolute path, not \"\(mount.destination)\"")
+        }
+        let options = MountOptions(mount.options ?? [])
+        let isBind = options.flags & MountFlags.bind != 0 || mount.type == "bind"
+        let type = isBind ? "" : (mount.type ?? "")
+        if isBind {
+            guard let source = mount.source, probe(source) != nil else {
+                throw ContainerError.invalidSpec(path: "\(path).source", reason: "bind source \(mount.source ?? "(none)") does not exist")
+            }
+        } else {
+            guard !type.isEmpty else { throw ContainerError.invalidSpec(path: "\(path).type", reason: "required for a mount that is not a bind") }
+            guard knownFilesystems.contains(type) else {
+                throw ContainerError.invalidSpec(path: "\(path).type", reason: "unknown filesystem type \"\(type)\" (not in /proc/filesystems)")
+            }
+        }
+        if mount.uidMappings != nil || mount.gidMappings != nil {
+            throw ContainerError.unsupported(feature: "\(path).uidMappings", reason: "id-mapped mounts are not implemented yet")
+        }
+        return MountStep(
+            source: mount.source ?? type, destination: mount.destination, type: type,
+            flags: options.flags | (isBind ? MountFlags.bind : 0), propagation: options.propagation,
+            data: options.data.joined(separator: ","), specPath: path)
+    }
+
+    private func plan(_ device: Spec.Linux.Device, at path: String) throws -> DeviceStep {
+        let kind: UInt32
+        switch device.type {
+        case "c", "u": kind = S_IFCHR
+        case "b": kind = S_IFBLK
+        case "p": kind = S_IFIFO
+        default: throw ContainerError.invalidSpec(path: "\(path).type", reason: "\"\(device.type)\" is not one of c, u, b, p")
+        }
+        guard device.path.hasPrefix("/dev/") else { throw ContainerError.invalidSpec(path: "\(path).path", reason: "must be under /dev") }
+        if kind != S_IFIFO, device.major == nil || device.minor == nil {
+            throw ContainerError.invalidSpec(path: "\(path).major", reason: "major and minor are required for a \(device.type) device")
+        }
+        return DeviceStep(
+            path: device.path, mode: kind | (device.fileMode ?? 0o666) & 0o7777, major: UInt32(device.major ?? 0),
+            minor: UInt32(device.minor ?? 0), uid: device.uid ?? 0, gid: device.gid ?? 0)
+    }
+
+    /// maskedPaths and readonlyPaths as the last mounts: masks are bound over by /dev/null (a
+    /// file) or an empty read-only tmpfs (a directory); read-only paths are bound onto
+    /// themselves read-only. Paths that do not exist in the container are skipped by the helper.
+    private func masks(_ linux: Spec.Linux) -> [MountStep] {
+        var steps: [MountStep] = []
+        for (index, path) in (linux.readonlyPaths ?? []).enumerated() {
+            steps.append(MountStep(source: path, destination: path, type: MountStep.readonlyPath, flags: 0, data: "", specPath: "$.linux.readonlyPaths[\(index)]"))
+        }
+        for (index, path) in (linux.maskedPaths ?? []).enumerated() {
+            steps.append(MountStep(source: "", destination: path, type: MountStep.maskedPath, flags: 0, data: "", specPath: "$.linux.maskedPaths[\(index)]"))
+        }
+        return steps
+    }
+
+    private func propagation(_ mode: Spec.Linux.RootfsPropagation?) -> UInt {
+        switch mode {
+        case nil, .private: return MountFlags.recursive | MountFlags.private
+        case .shared: return MountFlags.recursive | MountFlags.shared
+        case .slave: return MountFlags.recursive | MountFlags.slave
+        case .unbindable: return MountFlags.recursive | MountFlags.unbindable
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Glibc
+import LibContainerd
+import LibContainerdTesting
+import LinuxRuntime
+import OCIRuntimeSpec
+import Synchronization
+import XCTest
+
+/// A busybox root filesystem in a temporary directory, from the `busybox-static` package.
+final class BusyboxRootfs {
+    let path: String
+
+    init() throws {
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { (path: String) in access(path, X_OK) == 0 }
+        guard let busybox else { throw XCTSkip("busybox-static is not installed (make deps)") }
+        path = NSTemporaryDirectory() + "lcd-rootfs-" + UUID().uuidString.prefix(8)
+        let fm = FileManager.default
+        for dir in ["bin", "etc", "tmp", "proc", "sys", "dev", "root"] {
+            try fm.createDirectory(atPath: "\(path)/\(dir)", withIntermediateDirectories: true)
+        }
+        try fm.copyItem(atPath: busybox, toPath: "\(path)/bin/busybox")
+        let list = Process()
+        list.executableURL = URL(fileURLWithPath: busybox)
+        list.arguments = ["--list"]
+        let out = Pipe()
+        list.standardOutput = out
+        try list.run()
+        let applets = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        list.waitUntilExit()
+        for applet in applets.split(separator: "\n") where applet != "busybox" {
+            try? fm.createSymbolicLink(atPath: "\(path)/bin/\(applet)", withDestinationPath: "busybox")
+        }
+        try "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n".write(toFile: "\(path)/etc/passwd", atomically: true, encoding: .utf8)
+        try "root:x:0:\nnogroup:x:65534:\n".write(toFile: "\(path)/etc/group", atomically: true, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A typical container spec: all namespaces but user, the usual mounts, busybox on the PATH.
+func containerSpec(rootfs: String, _ args: [String], env: [String] = []) -> Spec {
+    Spec(
+        process: .init(user: .init(uid: 0, gid: 0), args: args, env: ["PATH=/bin"] + env, cwd: "/"),
+        root: .init(path: rootfs),
+        hostname: "box",
+        mounts: [
+            .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+            .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+            .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+            .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+        ],
+        linux: .init(namespaces: [.init(type: .pid), .init(type: .network), .init(type: .ipc), .init(type: .uts), .init(type: .mount), .init(type: .cgroup)]))
+}
+
+/// Base for tests that run real containers: root only; a private state directory and cgroup
+/// parent per test, and checks that nothing is left behind.
+class ContainerTestCase: XCTestCase {
+    var rootfs: BusyboxRootfs!
+    var stateDirectory: String!
+    var cgroupParent: String!
+    var backend: RecordingBackend!
+    var client: LinuxClient!
+
+    override func setUpWithError() throws {
+        guard getuid() == 0 else { throw XCTSkip("integration tests run real containers and need root") }
+        rootfs = try BusyboxRootfs()
+        let tag = UUID().uuidString.prefix(8).lowercased()
+        stateDirectory = NSTemporaryDirectory() + "lcd-state-" + tag
+        cgroupParent = "lcd-test-" + tag
+        backend = RecordingBackend()
+        client = try LinuxClient(backend: backend, options: [.stateDirectory(stateDirectory), .cgroupParent(cgroupParent)])
+    }
+
+    override func tearDownWithError() throws {
+        guard let stateDirectory else { return }
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
+        try? FileManager.default.removeItem(atPath: stateDirectory)
+        let cgroupRoot = cgroupRootPath
+        let leftoverCgroups = (try? FileManager.default.contentsOfDirectory(atPath: "\(cgroupRoot)/\(cgroupParent!)"))?.filter { !$0.contains(".") } ?? []
+        rmdir("\(cgroupRoot)/\(cgroupParent!)")
+        client = nil
+        XCTAssertEqual(leftovers, [], "state directories left behind")
+        XCTAssertEqual(leftoverCgroups, [], "cgroups left behind")
+    }
+
+    var cgroupRootPath: String {
+        var isCgroup2 = false
+        if let mounts = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) {
+            isCgroup2 = mounts.split(separator: "\n").contains { $0.contains(" /sys/fs/cgroup ") && $0.contains(" - cgroup2 ") }
+        }
+        return isCgroup2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified"
+    }
+
+    func spec(_ args: [String], env: [String] = []) -> Spec { containerSpec(rootfs: rootfs.path, args, env: env) }
+
+    /// Runs a container to its end; returns stdout, stderr and the exit event.
+    func run(_ id: String, _ spec: Spec, stdin: String? = nil) async throws -> (stdout: String, stderr: String, exit: StateInfo) {
+        let streams = Mutex<(AsyncThrowingStream<[UInt8], any Error>, AsyncThrowingStream<[UInt8], any Error>)?>(nil)
+        try await client.create(containerID: id, spec: spec) { io in
+            if let stdin { try io.writeStdin(Array(stdin.utf8)) }
+            io.closeStdin()
+            streams.withLock { $0 = (io.stdoutBytes(), io.stderrBytes()) }
+        }
+        let (out, err) = try XCTUnwrap(streams.withLock { $0 })
+        let stdout = try await out.collect()
+        let stderr = try await err.collect()
+        let exit = try await backend.wait(for: id, state: .exit, timeout: .seconds(20))
+        return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self), exit)
+    }
+}
