@@ -58,16 +58,21 @@ public final class RecordingBackend: Backend {
         events(for: containerID).map(\.state)
     }
 
-    /// The first recorded event of `containerID` in `state` (and of `processID`, if given),
-    /// waiting up to `timeout` for it. Throws ``ContainerError/timeout(operation:seconds:)``.
+    /// The `occurrence`-th (first by default) recorded event of `containerID` in `state` (and of
+    /// `processID`, if given), waiting up to `timeout` for it. Throws ``ContainerError/timeout(operation:seconds:)``.
     @discardableResult
     public func wait(
         for containerID: String, state wanted: State, processID: String? = nil,
-        timeout: Duration = .seconds(10)
+        occurrence: Int = 1, timeout: Duration = .seconds(10)
     ) async throws -> StateInfo {
+        let seen = Mutex(0)
         let matches: @Sendable (ContainerEvent) -> Bool = { event in
-            event.containerID == containerID && event.info.state == wanted
-                && (processID == nil || event.info.processID == processID)
+            guard event.containerID == containerID && event.info.state == wanted
+                && (processID == nil || event.info.processID == processID) else { return false }
+            return seen.withLock { count in
+                count += 1
+                return count == occurrence
+            }
         }
         let id = state.withLock { s in defer { s.nextWaiter += 1 }; return s.nextWaiter }
         return try await withThrowingTaskGroup(of: StateInfo?.self) { group in

@@ -82,8 +82,21 @@ class ContainerTestCase: XCTestCase {
         let leftoverCgroups = (try? FileManager.default.contentsOfDirectory(atPath: "\(cgroupRoot)/\(cgroupParent!)"))?.filter { !$0.contains(".") } ?? []
         rmdir("\(cgroupRoot)/\(cgroupParent!)")
         client = nil
+        XCTAssertEqual(Self.liveHelpers(), [], "lcd-shim processes left running")
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        XCTAssertFalse(mounts.contains(rootfs.path), "mounts left in the host's namespace")
         XCTAssertEqual(leftovers, [], "state directories left behind")
         XCTAssertEqual(leftoverCgroups, [], "cgroups left behind")
+    }
+
+    /// Pids of running lcd-shim processes (tests run one at a time, so any is a leak).
+    static func liveHelpers() -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return exe.hasSuffix("/lcd-shim") && !stat.contains(") Z ")
+        }
     }
 
     var cgroupRootPath: String {
@@ -98,6 +111,7 @@ class ContainerTestCase: XCTestCase {
 
     /// Runs a container to its end; returns stdout, stderr and the exit event.
     func run(_ id: String, _ spec: Spec, stdin: String? = nil) async throws -> (stdout: String, stderr: String, exit: StateInfo) {
+        let earlierRuns = backend.states(for: id).filter { $0 == .exit }.count
         let streams = Mutex<(AsyncThrowingStream<[UInt8], any Error>, AsyncThrowingStream<[UInt8], any Error>)?>(nil)
         try await client.create(containerID: id, spec: spec) { io in
             if let stdin { try io.writeStdin(Array(stdin.utf8)) }
@@ -107,7 +121,7 @@ class ContainerTestCase: XCTestCase {
         let (out, err) = try XCTUnwrap(streams.withLock { $0 })
         let stdout = try await out.collect()
         let stderr = try await err.collect()
-        let exit = try await backend.wait(for: id, state: .exit, timeout: .seconds(20))
+        let exit = try await backend.wait(for: id, state: .exit, occurrence: earlierRuns + 1, timeout: .seconds(20))
         return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self), exit)
     }
 }
