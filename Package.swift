@@ -71,6 +71,6 @@ let package = Package(
         .testTarget(name: "OCIRuntimeSpecTests", dependencies: ["OCIRuntimeSpec"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LibContainerdTests", dependencies: ["LibContainerd", "LibContainerdTesting"]),
         .testTarget(name: "MiniDaemonTests", dependencies: ["MiniDaemon", "LibContainerd", "LibContainerdTesting"]),
-        .testTarget(name: "LinuxRuntimeTests", dependencies: ["LinuxRuntime", "LibContainerd", "LibContainerdTesting"]),
+        .testTarget(name: "LinuxRuntimeTests", dependencies: ["LinuxRuntime", "ContainerInit", "LibContainerd", "LibContainerdTesting"]),
     ]
 )
