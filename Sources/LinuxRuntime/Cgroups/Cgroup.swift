@@ -35,10 +35,13 @@ final class Cgroup: Sendable {
     let path: String
     /// Only a cgroup this code created is ever removed.
     let created: Bool
+    /// Ancestors this code created on the way down, deepest first: removed too once empty.
+    let createdAncestors: [String]
 
-    private init(path: String, created: Bool) {
+    private init(path: String, created: Bool, createdAncestors: [String]) {
         self.path = path
         self.created = created
+        self.createdAncestors = createdAncestors
     }
 
     /// Creates `relative` under the host's root (or joins it if it exists), enables the
@@ -49,14 +52,32 @@ final class Cgroup: Sendable {
         guard !components.isEmpty, !components.contains(".."), !components.contains(".") else {
             throw ContainerError.invalidSpec(path: "$.linux.cgroupsPath", reason: "\"\(relative)\" is not a cgroup path below the root")
         }
-        var current = host.root
-        let needed = files.controllers
-        for component in components.dropLast() {
-            if !needed.isEmpty { try write(current + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
-            current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST { throw ContainerError.systemCallFailed(operation: "mkdir \(current)", errno: .init(rawValue: errno)) }
+        // Another container's removal may take a shared parent away between our mkdirs: retry.
+        var attempt = 1
+        while true {
+            do {
+                return try createOnce(host: host, components: components, files: files)
+            } catch ContainerError.systemCallFailed(_, let errno) where errno == .noSuchFileOrDirectory && attempt < 3 {
+                attempt += 1
+            }
         }
-        if !needed.isEmpty { try write(current + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
+    }
+
+    private static func createOnce(host: CgroupHost, components: [String], files: CgroupFiles) throws -> Cgroup {
+        var current = host.root
+        var createdAncestors: [String] = []
+        let needed = files.controllers
+        let enable = needed.map { "+" + $0 }.joined(separator: " ")
+        for component in components.dropLast() {
+            if !needed.isEmpty { try write(current + "/cgroup.subtree_control", enable) }
+            current += "/" + component
+            if mkdir(current, 0o755) == 0 {
+                createdAncestors.insert(current, at: 0)
+            } else if errno != EEXIST {
+                throw ContainerError.systemCallFailed(operation: "mkdir \(current)", errno: .init(rawValue: errno))
+            }
+        }
+        if !needed.isEmpty { try write(current + "/cgroup.subtree_control", enable) }
         let path = current + "/" + components.last!
         let created: Bool
         if mkdir(path, 0o755) == 0 {
@@ -66,7 +87,7 @@ final class Cgroup: Sendable {
         } else {
             throw ContainerError.systemCallFailed(operation: "mkdir \(path)", errno: .init(rawValue: errno))
         }
-        let cgroup = Cgroup(path: path, created: created)
+        let cgroup = Cgroup(path: path, created: created, createdAncestors: createdAncestors)
         do {
             try cgroup.apply(files)
         } catch {
@@ -103,6 +124,8 @@ final class Cgroup: Sendable {
             try? wait(for: "populated", "0", timeout: timeout, operation: "empty cgroup")
         }
         if created { rmdir(path) }
+        // Fails with EBUSY while another container still uses the parent: that one removes it.
+        for ancestor in createdAncestors where rmdir(ancestor) != 0 { break }
     }
 
     /// Host pids of every process in the cgroup and its descendants.

@@ -1,0 +1,46 @@
+import Foundation
+import OCIRuntimeSpec
+
+extension Spec {
+    /// A spec for a typical Linux container: its own pid, network, ipc, uts, mount and cgroup
+    /// namespaces; /proc, /dev (tmpfs with pts, shm, mqueue) and a read-only /sys.
+    ///
+    /// - Parameters:
+    ///   - rootfs: the root file system; `nil` for a fresh tmpfs root with the host's `/usr`,
+    ///     `/bin`, `/sbin`, `/lib*` and `/etc` bound read-only (a container with no image).
+    ///   - emptyRoot: with `rootfs == nil`, an empty directory to serve as the mount point of
+    ///     the tmpfs root (nothing is written to it).
+    public static func linuxContainer(
+        rootfs: String?, emptyRoot: String = "/", args: [String], env: [String] = [],
+        hostname: String? = nil, cwd: String = "/"
+    ) -> Spec {
+        var mounts: [Mount] = []
+        if rootfs == nil {
+            mounts.append(.init(destination: "/", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=65536k"]))
+            for directory in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
+            where FileManager.default.fileExists(atPath: directory) {
+                mounts.append(.init(destination: directory, type: "bind", source: directory, options: ["rbind", "ro", "nosuid", "nodev"]))
+            }
+            mounts.append(.init(destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"]))
+        }
+        mounts += [
+            .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+            .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+            .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+            .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+        ]
+        let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        return Spec(
+            process: .init(user: .init(uid: 0, gid: 0), args: args, env: [path, "TERM=xterm"] + env, cwd: cwd),
+            root: .init(path: rootfs ?? emptyRoot),
+            hostname: hostname,
+            mounts: mounts,
+            linux: .init(
+                namespaces: [.init(type: .pid), .init(type: .network), .init(type: .ipc), .init(type: .uts), .init(type: .mount), .init(type: .cgroup)],
+                maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                              "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+                readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))
+    }
+}
