@@ -175,3 +175,43 @@ func assertThrows(_ expected: ContainerError, file: StaticString = #filePath, li
         XCTFail("expected \(expected), got \(error)", file: file, line: line)
     }
 }
+
+/// Resources reach the cgroup files. Controller limits need a host with controllers (the VM
+/// tier); the core `cgroup.*` files work everywhere, hybrid hosts included.
+final class ResourceTests: ContainerTestCase {
+    private func cgroupDirectory(of pid: Int32) throws -> String {
+        let line = try XCTUnwrap(String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") })
+        return cgroupRootPath + line.dropFirst(3)
+    }
+
+    func testResourcesAtCreateAndThroughUpdate() async throws {
+        var spec = self.spec(["sleep", "100"])
+        spec.linux?.resources = .init(unified: ["cgroup.max.descendants": "3"])
+        try await client.create(containerID: "limited", spec: spec) { $0.close() }
+        let pid = try await client.pidsForContainer(containerID: "limited")[0]
+        let directory = try cgroupDirectory(of: pid)
+        XCTAssertTrue(directory.hasSuffix("/\(cgroupParent!)/limited"), directory)
+        XCTAssertEqual(try String(contentsOfFile: directory + "/cgroup.max.descendants", encoding: .utf8), "3\n")
+        try await client.updateResources(containerID: "limited", resources: Resources(unified: ["cgroup.max.descendants": "7"]))
+        XCTAssertEqual(try String(contentsOfFile: directory + "/cgroup.max.descendants", encoding: .utf8), "7\n")
+        await assertThrows(.controllerUnavailable(controller: "nosuch")) {
+            try await self.client.updateResources(containerID: "limited", resources: Resources(unified: ["nosuch.max": "1"]))
+        }
+        try await client.signal(containerID: "limited", signal: SIGKILL)
+        try await backend.wait(for: "limited", state: .exit)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "the cgroup is removed on exit")
+    }
+
+    func testCgroupsPathFromTheSpec() async throws {
+        var spec = self.spec(["sleep", "100"])
+        spec.linux?.cgroupsPath = "/\(cgroupParent!)/custom/place"
+        try await client.create(containerID: "placed", spec: spec) { $0.close() }
+        let pid = try await client.pidsForContainer(containerID: "placed")[0]
+        XCTAssertEqual(try cgroupDirectory(of: pid), "\(cgroupRootPath)/\(cgroupParent!)/custom/place")
+        let inside = try await client.stats(containerID: "placed")
+        XCTAssertNotNil(inside.cpu, "cpu.stat exists without controllers")
+        try await client.signal(containerID: "placed", signal: SIGKILL)
+        try await backend.wait(for: "placed", state: .exit)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(cgroupRootPath)/\(cgroupParent!)/custom"), "ancestors this code created are removed too")
+    }
+}

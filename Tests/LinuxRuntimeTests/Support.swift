@@ -11,6 +11,10 @@ import XCTest
 final class BusyboxRootfs {
     let path: String
 
+    /// Removes the directory (XCTest keeps test cases alive for the whole run, so tests call
+    /// this from tearDown rather than relying on deinit).
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
     init() throws {
         let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { (path: String) in access(path, X_OK) == 0 }
         guard let busybox else { throw XCTSkip("busybox-static is not installed (make deps)") }
@@ -35,7 +39,7 @@ final class BusyboxRootfs {
         try "root:x:0:\nnogroup:x:65534:\n".write(toFile: "\(path)/etc/group", atomically: true, encoding: .utf8)
     }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { remove() }
 }
 
 /// A typical container spec: all namespaces but user, the usual mounts, busybox on the PATH.
@@ -75,6 +79,7 @@ class ContainerTestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws {
+        defer { rootfs?.remove(); rootfs = nil }
         guard let stateDirectory else { return }
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
         try? FileManager.default.removeItem(atPath: stateDirectory)
@@ -85,6 +90,7 @@ class ContainerTestCase: XCTestCase {
         XCTAssertEqual(Self.liveHelpers(), [], "lcd-shim processes left running")
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         XCTAssertFalse(mounts.contains(rootfs.path), "mounts left in the host's namespace")
+        XCTAssertEqual(Self.liveHelpers(), [], "lcd-shim processes left running")
         XCTAssertEqual(leftovers, [], "state directories left behind")
         XCTAssertEqual(leftoverCgroups, [], "cgroups left behind")
     }
