@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "LinuxRuntime",
             dependencies: [
-                "LibContainerd", "OCIRuntimeSpec", "CLinuxSupport", "ContainerInit",
+                "LibContainerd", "OCIRuntimeSpec", "CLinuxSupport", "ContainerInit", "CSeccomp", "CCap",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -12,6 +12,10 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/resource.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/sysmacros.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -62,6 +66,32 @@ void lcd_reset_signals(void) {
 unsigned long long lcd_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 int lcd_mknod(const char *path, unsigned int mode, unsigned long long dev) { return mknod(path, mode, (dev_t)dev); }
 int lcd_setgroups(size_t count, const unsigned int *groups) { return setgroups(count, (const gid_t *)groups); }
+int lcd_capset(unsigned long long effective, unsigned long long permitted, unsigned long long inheritable) {
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2] = {
+        { (unsigned int)effective, (unsigned int)permitted, (unsigned int)inheritable },
+        { (unsigned int)(effective >> 32), (unsigned int)(permitted >> 32), (unsigned int)(inheritable >> 32) },
+    };
+    return (int)syscall(SYS_capset, &header, data);
+}
+int lcd_set_keep_capabilities(int on) { return prctl(PR_SET_KEEPCAPS, on, 0, 0, 0); }
+int lcd_drop_bounding_capability(int cap) { return prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); }
+int lcd_raise_ambient_capability(int cap) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0); }
+int lcd_set_no_new_privileges(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
+int lcd_setrlimit(int resource, unsigned long long soft, unsigned long long hard) {
+    struct rlimit limit = { (rlim_t)soft, (rlim_t)hard };
+    return setrlimit(resource, &limit);
+}
+int lcd_getrlimit(int resource, unsigned long long *soft, unsigned long long *hard) {
+    struct rlimit limit;
+    int rc = getrlimit(resource, &limit);
+    if (rc == 0) { *soft = limit.rlim_cur; *hard = limit.rlim_max; }
+    return rc;
+}
+int lcd_seccomp_load(const void *instructions, unsigned short count, unsigned int flags) {
+    struct sock_fprog program = { count, (struct sock_filter *)instructions };
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &program);
+}
 int lcd_unshare(int flags) { return unshare(flags); }
 int lcd_setns(int fd, int nstype) { return setns(fd, nstype); }
 int lcd_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }

@@ -63,24 +63,74 @@ enum ContainerProcess {
         // Unshared only now, so that the namespace's root is the container's own cgroup.
         if plan.createNamespaces & LCD_CLONE_NEWCGROUP != 0, lcd_unshare(LCD_CLONE_NEWCGROUP) != 0 { sys("unshare cgroup namespace") }
 
-        if plan.createNamespaces & LCD_CLONE_NEWNS != 0 || plan.joinNamespaces.contains(where: { $0.type == LCD_CLONE_NEWNS }) {
-            do {
-                try RootfsBuilder(plan: plan, kernel: LinuxKernel()).build()
-            } catch {
-                fail(StartFailure(kind: "spec", location: error.specPath, errno: error.error.errno, message: error.error.description))
+        let rootfs = RootfsBuilder(plan: plan, kernel: LinuxKernel())
+        do {
+            try rootfs.build()
+        } catch {
+            fail(StartFailure(kind: "spec", location: error.specPath, errno: error.error.errno, message: error.error.description))
+        }
+        for sysctl in plan.sysctls {
+            let fd = open("/proc/sys/" + sysctl.key.replacingDots(), O_WRONLY | O_CLOEXEC)
+            if fd < 0 || !writeAll(fd, sysctl.value) {
+                let code = errno
+                fail(StartFailure(kind: "spec", location: "$.linux.sysctl.\(sysctl.key)", errno: code, message: "cannot set \(sysctl.key): \(errnoText(code))"))
             }
+            close(fd)
+        }
+        do {
+            try rootfs.protect()
+        } catch {
+            fail(StartFailure(kind: "spec", location: error.specPath, errno: error.error.errno, message: error.error.description))
         }
         if let hostname = plan.hostname, lcd_sethostname(hostname, hostname.utf8.count) != 0 { sys("sethostname") }
         if let domainname = plan.domainname, lcd_setdomainname(domainname, domainname.utf8.count) != 0 { sys("setdomainname") }
+        for (index, limit) in plan.rlimits.enumerated() where lcd_setrlimit(limit.resource, limit.soft, limit.hard) != 0 {
+            let code = errno
+            fail(StartFailure(kind: "spec", location: "$.process.rlimits[\(index)]", errno: code, message: "setrlimit: \(errnoText(code))"))
+        }
+        if let score = plan.oomScoreAdj {
+            let fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC)
+            if fd < 0 || !writeAll(fd, "\(score)") {
+                let code = errno
+                fail(StartFailure(kind: "spec", location: "$.process.oomScoreAdj", errno: code, message: "cannot set oom_score_adj to \(score): \(errnoText(code))"))
+            }
+            close(fd)
+        }
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+        if let seccomp = plan.seccomp, !plan.noNewPrivileges { loadSeccomp(seccomp, fail) }
 
+        if let caps = plan.capabilities {
+            // Keep the permitted set across setuid, and shrink the bounding set while we may.
+            if lcd_set_keep_capabilities(1) != 0 { sys("prctl(PR_SET_KEEPCAPS)") }
+            for cap in 0...caps.lastCapability where caps.bounding & (1 << UInt64(cap)) == 0 {
+                if lcd_drop_bounding_capability(cap) != 0 { sys("drop capability \(cap) from the bounding set") }
+            }
+        }
         // Groups before gid before uid: each step needs the privilege the next one drops.
         let groups = plan.additionalGids
         if groups.withUnsafeBufferPointer({ lcd_setgroups($0.count, $0.baseAddress) }) != 0 { sys("setgroups") }
         if setgid(plan.gid) != 0 { sys("setgid \(plan.gid)") }
         if setuid(plan.uid) != 0 { sys("setuid \(plan.uid)") }
+        if let caps = plan.capabilities {
+            if lcd_set_keep_capabilities(0) != 0 { sys("prctl(PR_SET_KEEPCAPS)") }
+            if lcd_capset(caps.effective, caps.permitted, caps.inheritable) != 0 { sys("capset") }
+            for cap in 0...caps.lastCapability where caps.ambient & (1 << UInt64(cap)) != 0 {
+                if lcd_raise_ambient_capability(cap) != 0 {
+                    let code = errno
+                    fail(StartFailure(kind: "spec", location: "$.process.capabilities.ambient", errno: code,
+                                      message: "cannot raise ambient capability \(cap) (it must be permitted and inheritable): \(errnoText(code))"))
+                }
+            }
+        }
         if chdir(plan.cwd) != 0 {
             let code = errno
             fail(StartFailure(kind: "spec", location: "$.process.cwd", errno: code, message: "cannot enter \(plan.cwd): \(errnoText(code))"))
+        }
+        // The cwd must be reachable from the container's root (CVE-2024-21626: a cwd through a
+        // leaked descriptor shows up as "(unreachable)…").
+        var buffer = [CChar](repeating: 0, count: 4096)
+        if getcwd(&buffer, buffer.count) == nil || buffer[0] != 0x2F {
+            fail(StartFailure(kind: "spec", location: "$.process.cwd", errno: ENOENT, message: "\(plan.cwd) is outside the container"))
         }
 
         guard let executable = resolve(plan.args[0], in: plan.searchPath) else {
@@ -89,9 +139,20 @@ enum ContainerProcess {
         }
         _ = lcd_close_range(3, UInt32.max, LCD_CLOSE_RANGE_CLOEXEC)
         lcd_reset_signals()
+        if plan.noNewPrivileges, lcd_set_no_new_privileges() != 0 { sys("prctl(PR_SET_NO_NEW_PRIVS)") }
+        if let seccomp = plan.seccomp, plan.noNewPrivileges { loadSeccomp(seccomp, fail) }
         execute(executable, plan.args, plan.env)
         let code = errno
         fail(StartFailure(kind: "spec", location: "$.process.args[0]", errno: code, message: "cannot execute \(executable): \(errnoText(code))"))
+    }
+
+    static func loadSeccomp(_ program: SeccompProgram, _ fail: (StartFailure) -> Never) {
+        let count = program.instructions.count / 8
+        let rc = program.instructions.withUnsafeBytes { lcd_seccomp_load($0.baseAddress, UInt16(count), program.flags) }
+        if rc != 0 {
+            let code = errno
+            fail(StartFailure(kind: "spec", location: "$.linux.seccomp", errno: code, message: "cannot load the seccomp filter: \(errnoText(code))"))
+        }
     }
 
     /// `name` itself if it has a slash, else the first executable regular file named so on the path.
@@ -112,4 +173,9 @@ enum ContainerProcess {
         let envp = env.map { strdup($0) } + [nil]
         _ = execve(path, argv, envp)
     }
+}
+
+extension String {
+    /// `net.ipv4.ip_forward` → `net/ipv4/ip_forward`.
+    func replacingDots() -> String { String(map { $0 == "." ? "/" : $0 }) }
 }

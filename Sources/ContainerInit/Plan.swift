@@ -30,6 +30,19 @@ public struct Plan: Equatable, Sendable {
     public var stateDirectory: String
     /// Names of the stdio FIFOs in the state directory ("init" → init-stdin, …).
     public var processName: String
+    /// `linux.sysctl`, written after the mounts and before the paths are protected.
+    public var sysctls: [Sysctl] = []
+    /// `linux.readonlyPaths` and `linux.maskedPaths`, applied inside the container after sysctls.
+    public var readonlyPaths: [String] = []
+    public var maskedPaths: [String] = []
+    public var rlimits: [ResourceLimit] = []
+    public var oomScoreAdj: Int?
+    /// nil: the process keeps the helper's capabilities (the spec gave none).
+    public var capabilities: CapabilitySets?
+    public var noNewPrivileges = false
+    /// A compiled seccomp filter, loaded last (or before the credentials change when
+    /// no_new_privs is off, since loading then needs CAP_SYS_ADMIN).
+    public var seccomp: SeccompProgram?
 
     public init(
         containerID: String, cgroupPath: String = "", createNamespaces: Int32 = 0,
@@ -66,6 +79,56 @@ public struct Plan: Equatable, Sendable {
     public var stderrPath: String { "\(stateDirectory)/\(processName)-stderr" }
     public var controlPath: String { "\(stateDirectory)/control" }
     public var exitPath: String { "\(stateDirectory)/\(processName)-exit" }
+}
+
+public struct Sysctl: Equatable, Sendable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+public struct ResourceLimit: Equatable, Sendable {
+    public var resource: Int32
+    public var soft: UInt64
+    public var hard: UInt64
+    public init(resource: Int32, soft: UInt64, hard: UInt64) {
+        self.resource = resource
+        self.soft = soft
+        self.hard = hard
+    }
+}
+
+/// Capability sets as bit masks (bit n = capability number n).
+public struct CapabilitySets: Equatable, Sendable {
+    public var bounding: UInt64
+    public var effective: UInt64
+    public var permitted: UInt64
+    public var inheritable: UInt64
+    public var ambient: UInt64
+    /// The highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
+    public var lastCapability: Int32
+    public init(bounding: UInt64, effective: UInt64, permitted: UInt64, inheritable: UInt64, ambient: UInt64, lastCapability: Int32) {
+        self.bounding = bounding
+        self.effective = effective
+        self.permitted = permitted
+        self.inheritable = inheritable
+        self.ambient = ambient
+        self.lastCapability = lastCapability
+    }
+}
+
+public struct SeccompProgram: Equatable, Sendable {
+    /// BPF instructions, 8 bytes each, as libseccomp exported them.
+    public var instructions: [UInt8]
+    /// SECCOMP_FILTER_FLAG_* for seccomp(2).
+    public var flags: UInt32
+    public init(instructions: [UInt8], flags: UInt32) {
+        self.instructions = instructions
+        self.flags = flags
+    }
 }
 
 public struct NamespaceJoin: Equatable, Sendable {
@@ -106,11 +169,6 @@ public struct MountStep: Equatable, Sendable {
     }
     public var isBind: Bool { flags & MountFlags.bind != 0 }
 
-    /// Pseudo-type of a `linux.readonlyPaths` entry: the container path bound onto itself read-only.
-    public static let readonlyPath = "lcd:readonly"
-    /// Pseudo-type of a `linux.maskedPaths` entry: /dev/null over a file, an empty read-only
-    /// tmpfs over a directory.
-    public static let maskedPath = "lcd:masked"
 }
 
 public struct DeviceStep: Equatable, Sendable {
@@ -188,6 +246,23 @@ extension Plan {
         out.put(Int(uid)); out.put(Int(gid)); out.putList(additionalGids.map { String($0) })
         out.put(cwd); out.putList(args); out.putList(env); out.putList(searchPath)
         out.put(stateDirectory); out.put(processName)
+        out.put(sysctls.count)
+        for sysctl in sysctls { out.put(sysctl.key); out.put(sysctl.value) }
+        out.putList(readonlyPaths); out.putList(maskedPaths)
+        out.put(rlimits.count)
+        for limit in rlimits { out.put(Int(limit.resource)); out.put(String(limit.soft)); out.put(String(limit.hard)) }
+        out.putOptional(oomScoreAdj.map { String($0) })
+        out.put(capabilities != nil)
+        if let c = capabilities {
+            for mask in [c.bounding, c.effective, c.permitted, c.inheritable, c.ambient] { out.put(String(mask)) }
+            out.put(Int(c.lastCapability))
+        }
+        out.put(noNewPrivileges)
+        out.put(seccomp != nil)
+        if let seccomp {
+            out.put(Int(seccomp.flags))
+            out.put(seccomp.instructions.map { String($0) }.joined(separator: ","))
+        }
         return out.bytes
     }
 
@@ -223,6 +298,30 @@ extension Plan {
             hostname: hostname, domainname: domainname, uid: uid, gid: gid, additionalGids: groups,
             cwd: try r.string(), args: try r.list(), env: try r.list(), searchPath: try r.list(),
             stateDirectory: try r.string(), processName: try r.string())
+        for _ in 0..<(try r.count()) { sysctls.append(Sysctl(key: try r.string(), value: try r.string())) }
+        readonlyPaths = try r.list()
+        maskedPaths = try r.list()
+        for _ in 0..<(try r.count()) {
+            rlimits.append(ResourceLimit(resource: Int32(try r.int()), soft: try r.unsigned(), hard: try r.unsigned()))
+        }
+        oomScoreAdj = try r.optional().map { token throws(PlanDecodingError) in
+            guard let value = Int(token) else { throw PlanDecodingError(reason: "bad oom score \(token)") }
+            return value
+        }
+        if try r.bool() {
+            let masks = [try r.unsigned(), try r.unsigned(), try r.unsigned(), try r.unsigned(), try r.unsigned()]
+            capabilities = CapabilitySets(bounding: masks[0], effective: masks[1], permitted: masks[2], inheritable: masks[3], ambient: masks[4], lastCapability: Int32(try r.int()))
+        }
+        noNewPrivileges = try r.bool()
+        if try r.bool() {
+            let flags = UInt32(try r.int())
+            var bytes: [UInt8] = []
+            for token in try r.string().split(separator: ",") {
+                guard let byte = UInt8(token) else { throw PlanDecodingError(reason: "bad seccomp program") }
+                bytes.append(byte)
+            }
+            seccomp = SeccompProgram(instructions: bytes, flags: flags)
+        }
     }
 }
 
@@ -256,6 +355,11 @@ struct TokenReader {
         return n
     }
     mutating func bool() throws(PlanDecodingError) -> Bool { try string() == "1" }
+    mutating func unsigned() throws(PlanDecodingError) -> UInt64 {
+        let token = try string()
+        guard let n = UInt64(token) else { throw PlanDecodingError(reason: "expected an unsigned number, found \(token)") }
+        return n
+    }
     mutating func optional() throws(PlanDecodingError) -> String? { try bool() ? try string() : nil }
     mutating func list() throws(PlanDecodingError) -> [String] {
         var out: [String] = []

@@ -34,6 +34,26 @@ public struct RootfsBuilder {
         }
         try step("$.mounts") { () throws(SyscallError) in try linkDev() }
         try step("$.root.path") { () throws(SyscallError) in try kernel.pivotRoot(root) }
+    }
+
+    /// After pivot_root and the sysctls: read-only paths, masked paths, a read-only root.
+    /// Paths that do not exist in the container are skipped.
+    public func protect() throws(Failure) {
+        for (index, path) in plan.readonlyPaths.enumerated() where kernel.isDirectory(path) != nil {
+            try step("$.linux.readonlyPaths[\(index)]") { () throws(SyscallError) in
+                try kernel.mount(source: path, target: path, type: nil, flags: MountFlags.bind | MountFlags.recursive, data: nil)
+                try kernel.mount(source: nil, target: path, type: nil, flags: MountFlags.bind | MountFlags.remount | MountFlags.readonly | MountFlags.nosuid | MountFlags.nodev | MountFlags.noexec, data: nil)
+            }
+        }
+        for (index, path) in plan.maskedPaths.enumerated() {
+            try step("$.linux.maskedPaths[\(index)]") { () throws(SyscallError) in
+                switch kernel.isDirectory(path) {
+                case nil: return
+                case true?: try kernel.mount(source: "tmpfs", target: path, type: "tmpfs", flags: MountFlags.readonly, data: "size=0")
+                case false?: try kernel.mount(source: "/dev/null", target: path, type: nil, flags: MountFlags.bind, data: nil)
+                }
+            }
+        }
         if plan.readonlyRoot {
             try step("$.root.readonly") { () throws(SyscallError) in
                 try kernel.mount(source: nil, target: "/", type: nil, flags: MountFlags.bind | MountFlags.remount | MountFlags.readonly, data: nil)
@@ -49,22 +69,6 @@ public struct RootfsBuilder {
 
     private func perform(_ mount: MountStep) throws(SyscallError) {
         let target = hostPath(mount.destination)
-        switch mount.type {
-        case MountStep.readonlyPath:
-            guard kernel.isDirectory(target) != nil else { return }  // nothing to protect
-            try kernel.mount(source: target, target: target, type: nil, flags: MountFlags.bind | MountFlags.recursive, data: nil)
-            try kernel.mount(source: nil, target: target, type: nil, flags: MountFlags.bind | MountFlags.remount | MountFlags.readonly | MountFlags.nosuid | MountFlags.nodev | MountFlags.noexec, data: nil)
-            return
-        case MountStep.maskedPath:
-            switch kernel.isDirectory(target) {
-            case nil: return
-            case true?: try kernel.mount(source: "tmpfs", target: target, type: "tmpfs", flags: MountFlags.readonly, data: "size=0")
-            case false?: try kernel.mount(source: "/dev/null", target: target, type: nil, flags: MountFlags.bind, data: nil)
-            }
-            return
-        default:
-            break
-        }
         if kernel.isDirectory(target) == nil {
             // A bind of a file needs a file to mount on; everything else a directory.
             if mount.isBind, kernel.isDirectory(mount.source) == false {

@@ -2,8 +2,11 @@ import Foundation
 import OCIRuntimeSpec
 
 extension Spec {
-    /// A spec for a typical Linux container: its own pid, network, ipc, uts, mount and cgroup
-    /// namespaces; /proc, /dev (tmpfs with pts, shm, mqueue) and a read-only /sys.
+    /// A spec for a typical Linux container, with the defences a runtime user expects: its own
+    /// pid, network, ipc, uts, mount and cgroup namespaces; /proc, /dev (tmpfs with pts, shm,
+    /// mqueue) and a read-only /sys; Docker's default capabilities (none inheritable or
+    /// ambient); no_new_privs; the built-in seccomp profile (`Seccomp.containerDefault`); and the
+    /// masked and read-only paths of runc's default spec.
     ///
     /// - Parameters:
     ///   - rootfs: the root file system; `nil` for a fresh tmpfs root with the host's `/usr`,
@@ -33,12 +36,17 @@ extension Spec {
         ]
         let path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         return Spec(
-            process: .init(user: .init(uid: 0, gid: 0), args: args, env: [path, "TERM=xterm"] + env, cwd: cwd),
+            process: .init(
+                user: .init(uid: 0, gid: 0), args: args, env: [path, "TERM=xterm"] + env, cwd: cwd,
+                capabilities: .init(bounding: Capabilities.containerDefault, effective: Capabilities.containerDefault,
+                                    permitted: Capabilities.containerDefault),
+                noNewPrivileges: true),
             root: .init(path: rootfs ?? emptyRoot),
             hostname: hostname,
             mounts: mounts,
             linux: .init(
                 namespaces: [.init(type: .pid), .init(type: .network), .init(type: .ipc), .init(type: .uts), .init(type: .mount), .init(type: .cgroup)],
+                seccomp: .containerDefault,
                 maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                               "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
                 readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]))

@@ -134,8 +134,11 @@ final class RootfsBuilderTests: XCTestCase {
         spec.linux?.maskedPaths = ["/proc/kcore", "/proc/acpi", "/missing"]
         spec.linux?.readonlyPaths = ["/proc/sys"]
         let plan = try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: "")
-        let kernel = RecordingKernel(existing: ["/r": true, "/r/proc/kcore": false, "/r/proc/acpi": true, "/r/proc/sys": true])
-        try RootfsBuilder(plan: plan, kernel: kernel).build()
+        let kernel = RecordingKernel(existing: ["/r": true, "/proc/kcore": false, "/proc/acpi": true, "/proc/sys": true])
+        let builder = RootfsBuilder(plan: plan, kernel: kernel)
+        try builder.build()
+        XCTAssertEqual(kernel.calls.last, "pivot_root /r")
+        try builder.protect()
         let rec = MountFlags.recursive, bind = MountFlags.bind
         XCTAssertEqual(Array(kernel.calls.prefix(4)), [
             "mount - / - \(rec | MountFlags.private) -",
@@ -143,14 +146,15 @@ final class RootfsBuilderTests: XCTestCase {
             "mkdir /r/proc",
             "mount proc /r/proc proc \(MountFlags.nosuid | MountFlags.noexec | MountFlags.nodev) -",
         ])
-        XCTAssertTrue(kernel.calls.contains("mount /r/proc/sys /r/proc/sys - \(bind | rec) -"))
-        XCTAssertTrue(kernel.calls.contains("mount /dev/null /r/proc/kcore - \(bind) -"))
-        XCTAssertTrue(kernel.calls.contains("mount tmpfs /r/proc/acpi tmpfs \(MountFlags.readonly) size=0"))
+        // Protected paths are container paths: applied after pivot_root.
+        XCTAssertTrue(kernel.calls.contains("mount /proc/sys /proc/sys - \(bind | rec) -"))
+        XCTAssertTrue(kernel.calls.contains("mount /dev/null /proc/kcore - \(bind) -"))
+        XCTAssertTrue(kernel.calls.contains("mount tmpfs /proc/acpi tmpfs \(MountFlags.readonly) size=0"))
         XCTAssertFalse(kernel.calls.contains { $0.contains("/missing") }, "masks of absent paths are skipped")
         XCTAssertTrue(kernel.calls.contains("touch /r/dev/null"))
         XCTAssertTrue(kernel.calls.contains("mount /dev/null /r/dev/null - \(bind) -"))
         XCTAssertTrue(kernel.calls.contains("symlink /r/dev/ptmx -> pts/ptmx"))
-        XCTAssertEqual(Array(kernel.calls.suffix(2)), ["pivot_root /r", "mount - / - \(bind | MountFlags.remount | MountFlags.readonly) -"])
+        XCTAssertEqual(kernel.calls.last, "mount - / - \(bind | MountFlags.remount | MountFlags.readonly) -")
     }
 
     func testReadonlyBindIsRemounted() throws {
@@ -159,6 +163,7 @@ final class RootfsBuilderTests: XCTestCase {
         spec.mounts = [.init(destination: "/data", source: "/src", options: ["bind", "ro", "nosuid"])]
         let kernel = RecordingKernel(existing: ["/r": true, "/src": true])
         try RootfsBuilder(plan: planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: ""), kernel: kernel).build()
+
         let flags = MountFlags.bind | MountFlags.readonly | MountFlags.nosuid
         XCTAssertTrue(kernel.calls.contains("mount /src /r/data - \(flags) -"))
         XCTAssertTrue(kernel.calls.contains("mount - /r/data - \(flags | MountFlags.remount) -"))

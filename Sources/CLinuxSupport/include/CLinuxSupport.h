@@ -49,6 +49,23 @@ int lcd_mknod(const char *path, unsigned int mode, unsigned long long dev);
 /// setgroups(2).
 int lcd_setgroups(size_t count, const unsigned int *groups);
 
+/// capset(2), version 3: the three sets as 64-bit masks.
+int lcd_capset(unsigned long long effective, unsigned long long permitted, unsigned long long inheritable);
+/// prctl(PR_SET_KEEPCAPS, on).
+int lcd_set_keep_capabilities(int on);
+/// prctl(PR_CAPBSET_DROP, cap).
+int lcd_drop_bounding_capability(int cap);
+/// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap).
+int lcd_raise_ambient_capability(int cap);
+/// prctl(PR_SET_NO_NEW_PRIVS, 1).
+int lcd_set_no_new_privileges(void);
+/// setrlimit(2).
+int lcd_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
+/// getrlimit(2); returns the hard limit through `hard`.
+int lcd_getrlimit(int resource, unsigned long long *soft, unsigned long long *hard);
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, program of `count` 8-byte instructions).
+int lcd_seccomp_load(const void *instructions, unsigned short count, unsigned int flags);
+
 extern const int LCD_CLONE_NEWNS;
 extern const int LCD_CLONE_NEWUTS;
 extern const int LCD_CLONE_NEWIPC;

@@ -38,6 +38,10 @@ struct ContainerPlanner: Sendable {
         guard process.cwd.hasPrefix("/") else {
             throw ContainerError.invalidSpec(path: "$.process.cwd", reason: "must be an absolute path, not \"\(process.cwd)\"")
         }
+        // A cwd in /proc can lead out of the container (/proc/self/fd/N: CVE-2024-21626).
+        guard process.cwd != "/proc", !process.cwd.hasPrefix("/proc/") else {
+            throw ContainerError.invalidSpec(path: "$.process.cwd", reason: "must not be inside /proc")
+        }
         if process.terminal == true {
             throw ContainerError.unsupported(feature: "$.process.terminal", reason: "terminals are not implemented yet; set it to false")
         }
@@ -92,6 +96,7 @@ struct ContainerPlanner: Sendable {
             mounts.append(try plan(mount, at: "$.mounts[\(index)]"))
         }
         for (key, paths) in [("maskedPaths", linux.maskedPaths), ("readonlyPaths", linux.readonlyPaths)] {
+            // Applied inside the container after pivot_root: they need a mount namespace, which every plan has.
             for (index, path) in (paths ?? []).enumerated() where !path.hasPrefix("/") {
                 throw ContainerError.invalidSpec(path: "$.linux.\(key)[\(index)]", reason: "must be an absolute path")
             }
@@ -107,13 +112,28 @@ struct ContainerPlanner: Sendable {
 
         let env = process.env ?? []
         let pathVariable = env.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? Self.defaultPath
-        return Plan(
+        var plan = Plan(
             containerID: containerID, cgroupPath: cgroupPath, createNamespaces: create, joinNamespaces: joins,
             rootfs: root.path, rootPropagation: propagation(linux.rootfsPropagation), readonlyRoot: root.readonly ?? false,
-            mounts: mounts + masks(linux), devices: devices, hostname: spec.hostname, domainname: spec.domainname,
+            mounts: mounts, devices: devices, hostname: spec.hostname, domainname: spec.domainname,
             uid: process.user.uid, gid: process.user.gid, additionalGids: process.user.additionalGids ?? [],
             cwd: process.cwd, args: args, env: env, searchPath: pathVariable.split(separator: ":").map(String.init),
             stateDirectory: stateDirectory)
+        let created = Set((linux.namespaces ?? []).filter { ($0.path ?? "").isEmpty }.map(\.type))
+        plan.sysctls = try SecurityPlanner.sysctls(linux.sysctl ?? [:], ownNamespaces: created)
+        plan.readonlyPaths = linux.readonlyPaths ?? []
+        plan.maskedPaths = linux.maskedPaths ?? []
+        plan.rlimits = try SecurityPlanner.rlimits(process.rlimits ?? [])
+        if let score = process.oomScoreAdj {
+            guard (-1000...1000).contains(score) else {
+                throw ContainerError.invalidSpec(path: "$.process.oomScoreAdj", reason: "must be between -1000 and 1000")
+            }
+            plan.oomScoreAdj = score
+        }
+        plan.capabilities = try process.capabilities.map(SecurityPlanner.capabilities)
+        plan.noNewPrivileges = process.noNewPrivileges ?? false
+        plan.seccomp = try linux.seccomp.map(SeccompCompiler.compile)
+        return plan
     }
 
     private func plan(_ mount: Spec.Mount, at path: String) throws -> MountStep {
@@ -157,20 +177,6 @@ struct ContainerPlanner: Sendable {
         return DeviceStep(
             path: device.path, mode: kind | (device.fileMode ?? 0o666) & 0o7777, major: UInt32(device.major ?? 0),
             minor: UInt32(device.minor ?? 0), uid: device.uid ?? 0, gid: device.gid ?? 0)
-    }
-
-    /// maskedPaths and readonlyPaths as the last mounts: masks are bound over by /dev/null (a
-    /// file) or an empty read-only tmpfs (a directory); read-only paths are bound onto
-    /// themselves read-only. Paths that do not exist in the container are skipped by the helper.
-    private func masks(_ linux: Spec.Linux) -> [MountStep] {
-        var steps: [MountStep] = []
-        for (index, path) in (linux.readonlyPaths ?? []).enumerated() {
-            steps.append(MountStep(source: path, destination: path, type: MountStep.readonlyPath, flags: 0, data: "", specPath: "$.linux.readonlyPaths[\(index)]"))
-        }
-        for (index, path) in (linux.maskedPaths ?? []).enumerated() {
-            steps.append(MountStep(source: "", destination: path, type: MountStep.maskedPath, flags: 0, data: "", specPath: "$.linux.maskedPaths[\(index)]"))
-        }
-        return steps
     }
 
     private func propagation(_ mode: Spec.Linux.RootfsPropagation?) -> UInt {
