@@ -43,10 +43,9 @@ let package = Package(
             name: "CCap", pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]),
 
-        // What the helper runs inside the new namespaces. Never imports Foundation.
-        .target(
-            name: "ContainerInit",
-            dependencies: ["CLinuxSupport", "CSeccomp", "CCap"]),
+        // What the helper runs inside the new namespaces. Never imports Foundation, and needs
+        // neither libseccomp nor libcap: the daemon compiles the filter and resolves the names.
+        .target(name: "ContainerInit", dependencies: ["CLinuxSupport"]),
 
         // LinuxClient: the Client implementation on the Linux kernel.
         .target(

@@ -23,6 +23,8 @@ public final class LinuxClient: Client {
     private let planner: ContainerPlanner
     private let containers = Mutex<[String: Entry]>([:])
     private let monitorQueue = DispatchQueue(label: "libcontainerd.monitor")
+    /// `lcd-shim` next to the executable or on PATH, looked up once.
+    private let defaultHelper: Result<String, any Error> = Result { try Helper.locate(nil) }
     private var logger: Logger { options.logger }
 
     private enum Entry {
@@ -79,7 +81,7 @@ public final class LinuxClient: Client {
             let relativeCgroup = spec.linux?.cgroupsPath ?? "\(options.cgroupParent)/\(id)"
             let files = try spec.linux?.resources.map { try CgroupFiles.from($0) } ?? CgroupFiles()
             try host.check(files)
-            let helperPath = try Helper.locate(options.helperPath)
+            let helperPath = try options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get()
             var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
             if FileManager.default.fileExists(atPath: stateDirectory) {
                 throw ContainerError.alreadyExists(containerID: id)  // a record of an earlier daemon: restore or remove it
@@ -88,7 +90,7 @@ public final class LinuxClient: Client {
             // 2. The state directory with the stdio and control FIFOs.
             try Self.makeDirectory(options.stateDirectory, mode: 0o711)
             try Self.makeDirectory(stateDirectory, mode: 0o700)
-            cleanup.add { try? FileManager.default.removeItem(atPath: stateDirectory) }
+            cleanup.add { Self.removeStateDirectory(stateDirectory) }
             for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath] where mkfifo(path, 0o600) != 0 {
                 throw ContainerError.systemCallFailed(operation: "mkfifo \(path)", errno: .init(rawValue: errno))
             }
@@ -150,7 +152,7 @@ public final class LinuxClient: Client {
         if status == nil { logger.error("lcd-shim exited without recording the exit status; reporting 255", metadata: ["container": "\(id)"]) }
         let oomKilled = (container.cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
         container.cgroup?.remove()
-        try? FileManager.default.removeItem(atPath: container.stateDirectory)
+        Self.removeStateDirectory(container.stateDirectory)
         if container.initPidFD >= 0 { close(container.initPidFD) }
         // Read under the lock: `create` may have marked it silent since we looked.
         let silent = containers.withLock { map -> Bool in
@@ -279,6 +281,13 @@ public final class LinuxClient: Client {
         guard !id.isEmpty, id.utf8.count <= 128, allowed, id.first != ".", id.first != "-" else {
             throw ContainerError.invalidArgument(name: "container id \"\(id)\"", reason: "use 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -")
         }
+    }
+
+    /// The files a container's state directory holds, then the directory: cheaper than a
+    /// recursive removal on every exit. Anything unexpected falls back to the recursive one.
+    static func removeStateDirectory(_ path: String) {
+        for name in ["init-stdin", "init-stdout", "init-stderr", "control", "init-exit"] { unlink(path + "/" + name) }
+        if rmdir(path) != 0 { try? FileManager.default.removeItem(atPath: path) }
     }
 
     private static func makeDirectory(_ path: String, mode: mode_t) throws {

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import LibContainerd
 import OCIRuntimeSpec
+import Synchronization
 
 /// Compiles `linux.seccomp` to a BPF program with libseccomp, in the daemon: names are checked
 /// here with errors that point into the spec, and the helper only has to load the bytes.
@@ -38,7 +39,20 @@ enum SeccompCompiler {
         String(arch.rawValue.dropFirst("SCMP_ARCH_".count)).lowercased()
     }
 
+    /// Compiled programs by profile: daemons start many containers with one profile.
+    private static let cache = Mutex<[Spec.Linux.Seccomp: SeccompProgram]>([:])
+
     static func compile(_ seccomp: Spec.Linux.Seccomp) throws -> SeccompProgram {
+        if let program = cache.withLock({ $0[seccomp] }) { return program }
+        let program = try compileUncached(seccomp)
+        cache.withLock { cached in
+            if cached.count >= 32 { cached.removeAll() }
+            cached[seccomp] = program
+        }
+        return program
+    }
+
+    static func compileUncached(_ seccomp: Spec.Linux.Seccomp) throws -> SeccompProgram {
         let defaultAction = try action(seccomp.defaultAction, errno: seccomp.defaultErrnoRet, at: "$.linux.seccomp.defaultAction")
         guard let context = seccomp_init(defaultAction) else {
             throw ContainerError.systemCallFailed(operation: "seccomp_init", errno: .init(rawValue: EINVAL))
