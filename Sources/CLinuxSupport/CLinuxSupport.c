@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/openat2.h>
 #include <sys/sysmacros.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -39,6 +40,13 @@ pid_t lcd_clone_process(int flags) {
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 pid_t lcd_fork(void) { return fork(); }
+int lcd_openat2_path(int dirfd, const char *path, unsigned long long resolve) {
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+const unsigned long long LCD_RESOLVE_IN_ROOT = RESOLVE_IN_ROOT;
+const unsigned long long LCD_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+const unsigned long long LCD_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
 long lcd_filesystem_type(const char *path) {
     struct statfs info;
     return statfs(path, &info) == 0 ? (long)info.f_type : -1;

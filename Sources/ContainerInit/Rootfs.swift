@@ -68,16 +68,12 @@ public struct RootfsBuilder {
     }
 
     private func perform(_ mount: MountStep) throws(SyscallError) {
-        let target = hostPath(mount.destination)
-        if kernel.isDirectory(target) == nil {
-            // A bind of a file needs a file to mount on; everything else a directory.
-            if mount.isBind, kernel.isDirectory(mount.source) == false {
-                try kernel.makeDirectories(parent(of: target))
-                try kernel.createFile(target)
-            } else {
-                try kernel.makeDirectories(target)
-            }
-        }
+        // proc and sysfs only onto real directories (CVE-2019-19921); the rest may pass through
+        // symlinks, which resolve inside the rootfs.
+        let strict = mount.type == "proc" || mount.type == "sysfs"
+        let isFile = mount.isBind && kernel.isDirectory(mount.source) == false
+        let target = try kernel.resolve(mount.destination, inRoot: plan.rootfs, file: isFile, noSymlinks: strict)
+        defer { kernel.release(target) }
         let type = mount.type.isEmpty ? nil : mount.type
         let data = mount.data.isEmpty ? nil : mount.data
         try kernel.mount(source: mount.source, target: target, type: type, flags: mount.flags & ~MountFlags.remount, data: data)
@@ -92,14 +88,16 @@ public struct RootfsBuilder {
     }
 
     private func create(_ device: DeviceStep) throws(SyscallError) {
-        let target = hostPath(device.path)
-        try kernel.makeDirectories(parent(of: target))
         if device.bindFromHost {
-            if kernel.isDirectory(target) == nil { try kernel.createFile(target) }
+            let target = try kernel.resolve(device.path, inRoot: plan.rootfs, file: true, noSymlinks: true)
+            defer { kernel.release(target) }
             try kernel.mount(source: device.path, target: target, type: nil, flags: MountFlags.bind, data: nil)
         } else {
-            try kernel.makeNode(target, mode: device.mode, major: device.major, minor: device.minor)
-            try kernel.changeOwner(target, uid: device.uid, gid: device.gid)
+            let directory = try kernel.resolve(parent(of: device.path), inRoot: plan.rootfs, file: false, noSymlinks: true)
+            defer { kernel.release(directory) }
+            let name = String(device.path.split(separator: "/").last ?? "")
+            try kernel.makeNode(directory + "/" + name, mode: device.mode, major: device.major, minor: device.minor)
+            try kernel.changeOwner(directory + "/" + name, uid: device.uid, gid: device.gid)
         }
     }
 
@@ -143,4 +141,12 @@ public final class RecordingKernel: Kernel {
     }
     public func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SyscallError) { calls.append("chown \(path) \(uid):\(gid)") }
     public func pivotRoot(_ newRoot: String) throws(SyscallError) { calls.append("pivot_root \(newRoot)") }
+    /// Records the resolution and hands back the joined path, so the calls read plainly.
+    public func resolve(_ path: String, inRoot root: String, file: Bool, noSymlinks: Bool) throws(SyscallError) -> String {
+        let joined = root + "/" + path.split(separator: "/").joined(separator: "/")
+        calls.append("resolve \(path)\(file ? " (file)" : "")\(noSymlinks ? " (no symlinks)" : "")")
+        if existing[joined] == nil { existing[joined] = !file }
+        return joined
+    }
+    public func release(_ resolved: String) {}
 }

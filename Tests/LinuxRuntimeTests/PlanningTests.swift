@@ -143,7 +143,7 @@ final class RootfsBuilderTests: XCTestCase {
         XCTAssertEqual(Array(kernel.calls.prefix(4)), [
             "mount - / - \(rec | MountFlags.private) -",
             "mount /r /r - \(bind | rec) -",
-            "mkdir /r/proc",
+            "resolve /proc (no symlinks)",
             "mount proc /r/proc proc \(MountFlags.nosuid | MountFlags.noexec | MountFlags.nodev) -",
         ])
         // Protected paths are container paths: applied after pivot_root.
@@ -151,7 +151,7 @@ final class RootfsBuilderTests: XCTestCase {
         XCTAssertTrue(kernel.calls.contains("mount /dev/null /proc/kcore - \(bind) -"))
         XCTAssertTrue(kernel.calls.contains("mount tmpfs /proc/acpi tmpfs \(MountFlags.readonly) size=0"))
         XCTAssertFalse(kernel.calls.contains { $0.contains("/missing") }, "masks of absent paths are skipped")
-        XCTAssertTrue(kernel.calls.contains("touch /r/dev/null"))
+        XCTAssertTrue(kernel.calls.contains("resolve /dev/null (file) (no symlinks)"))
         XCTAssertTrue(kernel.calls.contains("mount /dev/null /r/dev/null - \(bind) -"))
         XCTAssertTrue(kernel.calls.contains("symlink /r/dev/ptmx -> pts/ptmx"))
         XCTAssertEqual(kernel.calls.last, "mount - / - \(bind | MountFlags.remount | MountFlags.readonly) -")

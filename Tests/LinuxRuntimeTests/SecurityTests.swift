@@ -103,3 +103,34 @@ final class SecurityTests: ContainerTestCase {
         XCTAssertEqual(backend.states(for: "bad"), [])
     }
 }
+
+/// A hostile root file system: symlinks that point out of it.
+final class HostileRootfsTests: ContainerTestCase {
+    func testSymlinkedMountDestinationStaysInsideTheRootfs() async throws {
+        let outside = NSTemporaryDirectory() + "lcd-outside-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        // Inside the container, /evil points at the host directory's path.
+        try FileManager.default.createSymbolicLink(atPath: rootfs.path + "/evil", withDestinationPath: outside)
+        var spec = self.spec(["sh", "-c", "echo inside > /evil/marker; cat \(outside)/marker; grep -c ' \(outside) ' /proc/self/mountinfo"])
+        spec.mounts?.append(.init(destination: "/evil", type: "tmpfs", source: "tmpfs"))
+        let result = try await run("symlinked", spec)
+        XCTAssertEqual(result.stdout, "inside\n1\n", result.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside), [], "nothing reached the host directory")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: rootfs.path + outside), "the path was created inside the rootfs")
+    }
+
+    func testProcOntoASymlinkIsRefused() async throws {
+        try FileManager.default.removeItem(atPath: rootfs.path + "/proc")
+        try FileManager.default.createDirectory(atPath: rootfs.path + "/elsewhere", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: rootfs.path + "/proc", withDestinationPath: "/elsewhere")
+        do {
+            try await client.create(containerID: "procsym", spec: spec(["true"])) { $0.close() }
+            XCTFail("create succeeded")
+        } catch ContainerError.invalidSpec(let path, let reason) {
+            XCTAssertEqual(path, "$.mounts[0]")
+            XCTAssertTrue(reason.contains("symlink"), reason)
+        }
+        XCTAssertEqual(backend.states(for: "procsym"), [])
+    }
+}

@@ -30,6 +30,11 @@ pid_t lcd_clone_process(int flags);
 pid_t lcd_fork(void);
 /// statfs(2)'s f_type for `path`, or -1.
 long lcd_filesystem_type(const char *path);
+/// openat2(2) with O_PATH | O_CLOEXEC and the given RESOLVE_* flags.
+int lcd_openat2_path(int dirfd, const char *path, unsigned long long resolve);
+extern const unsigned long long LCD_RESOLVE_IN_ROOT;
+extern const unsigned long long LCD_RESOLVE_NO_MAGICLINKS;
+extern const unsigned long long LCD_RESOLVE_NO_SYMLINKS;
 /// pipe2(2) with O_CLOEXEC.
 int lcd_pipe_cloexec(int fds[2]);
 /// mount(2) and umount2(2).
