@@ -85,6 +85,7 @@ int lcd_capset(unsigned long long effective, unsigned long long permitted, unsig
 int lcd_set_keep_capabilities(int on) { return prctl(PR_SET_KEEPCAPS, on, 0, 0, 0); }
 int lcd_drop_bounding_capability(int cap) { return prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); }
 int lcd_raise_ambient_capability(int cap) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0); }
+int lcd_set_dumpable(int on) { return prctl(PR_SET_DUMPABLE, on, 0, 0, 0); }
 int lcd_set_no_new_privileges(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int lcd_setrlimit(int resource, unsigned long long soft, unsigned long long hard) {
     struct rlimit limit = { (rlim_t)soft, (rlim_t)hard };

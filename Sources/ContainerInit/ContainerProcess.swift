@@ -34,7 +34,7 @@ public struct StartFailure: Error, Equatable {
 /// The container's first process, between clone and exec. Runs in the cloned child of the
 /// single-threaded helper; never returns.
 enum ContainerProcess {
-    static func run(plan: Plan, stdio: (Int32, Int32, Int32), goPipe: Int32, errorPipe: Int32) -> Never {
+    static func run(plan: Plan, stdio: (Int32, Int32, Int32), goPipe: Int32, errorPipe: Int32, container: Int32 = -1) -> Never {
         func fail(_ failure: StartFailure) -> Never {
             writeAll(errorPipe, failure.line)
             _exit(127)
@@ -52,6 +52,15 @@ enum ContainerProcess {
             if dup2(fd, Int32(target)) < 0 { sys("dup2 stdio") }
         }
 
+        if plan.joinPid > 0 {
+            // Exec: every namespace of the container at once, through its init's pidfd. Not
+            // dumpable until exec, so the container cannot reach this process's /proc files
+            // (its exe is the helper binary) while it is inside.
+            if lcd_set_dumpable(0) != 0 { sys("prctl(PR_SET_DUMPABLE)") }
+            if lcd_setns(container, plan.joinFlags & ~LCD_CLONE_NEWPID) != 0 { sys("join the container's namespaces") }
+            close(container)
+            return finish(plan, fail: fail, sys: sys)
+        }
         for join in plan.joinNamespaces {
             let fd = open(join.path, O_RDONLY | O_CLOEXEC)
             if fd < 0 || lcd_setns(fd, join.type) != 0 {
@@ -84,6 +93,11 @@ enum ContainerProcess {
         }
         if let hostname = plan.hostname, lcd_sethostname(hostname, hostname.utf8.count) != 0 { sys("sethostname") }
         if let domainname = plan.domainname, lcd_setdomainname(domainname, domainname.utf8.count) != 0 { sys("setdomainname") }
+        finish(plan, fail: fail, sys: sys)
+    }
+
+    /// From resource limits to exec: shared by a container's init and by exec'd processes.
+    static func finish(_ plan: Plan, fail: (StartFailure) -> Never, sys: (String) -> Never) -> Never {
         for (index, limit) in plan.rlimits.enumerated() where lcd_setrlimit(limit.resource, limit.soft, limit.hard) != 0 {
             let code = errno
             fail(StartFailure(kind: "spec", location: "$.process.rlimits[\(index)]", errno: code, message: "setrlimit: \(errnoText(code))"))
@@ -144,7 +158,7 @@ enum ContainerProcess {
         execute(executable, plan.args, plan.env)
         let code = errno
         fail(StartFailure(kind: "spec", location: "$.process.args[0]", errno: code, message: "cannot execute \(executable): \(errnoText(code))"))
-    }
+        }
 
     static func loadSeccomp(_ program: SeccompProgram, _ fail: (StartFailure) -> Never) {
         let count = program.instructions.count / 8

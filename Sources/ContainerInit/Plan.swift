@@ -40,6 +40,10 @@ public struct Plan: Equatable, Sendable {
     /// nil: the process keeps the helper's capabilities (the spec gave none).
     public var capabilities: CapabilitySets?
     public var noNewPrivileges = false
+    /// Exec mode: the host pid of the container's init, whose namespaces (`joinFlags`) the new
+    /// process joins through a pidfd instead of creating any. 0 for a container's init.
+    public var joinPid: Int32 = 0
+    public var joinFlags: Int32 = 0
     /// A compiled seccomp filter, loaded last (or before the credentials change when
     /// no_new_privs is off, since loading then needs CAP_SYS_ADMIN).
     public var seccomp: SeccompProgram?
@@ -77,7 +81,7 @@ public struct Plan: Equatable, Sendable {
     public var stdinPath: String { "\(stateDirectory)/\(processName)-stdin" }
     public var stdoutPath: String { "\(stateDirectory)/\(processName)-stdout" }
     public var stderrPath: String { "\(stateDirectory)/\(processName)-stderr" }
-    public var controlPath: String { "\(stateDirectory)/control" }
+    public var controlPath: String { "\(stateDirectory)/\(processName)-control" }
     public var exitPath: String { "\(stateDirectory)/\(processName)-exit" }
 }
 
@@ -258,6 +262,7 @@ extension Plan {
             out.put(Int(c.lastCapability))
         }
         out.put(noNewPrivileges)
+        out.put(Int(joinPid)); out.put(Int(joinFlags))
         out.put(seccomp != nil)
         if let seccomp {
             out.put(Int(seccomp.flags))
@@ -313,6 +318,8 @@ extension Plan {
             capabilities = CapabilitySets(bounding: masks[0], effective: masks[1], permitted: masks[2], inheritable: masks[3], ambient: masks[4], lastCapability: Int32(try r.int()))
         }
         noNewPrivileges = try r.bool()
+        joinPid = Int32(try r.int())
+        joinFlags = Int32(try r.int())
         if try r.bool() {
             let flags = UInt32(try r.int())
             var bytes: [UInt8] = []

@@ -57,11 +57,22 @@ public enum Supervisor {
         let stdoutFD = open(plan.stdoutPath, O_WRONLY | O_CLOEXEC)
         let stderrFD = open(plan.stderrPath, O_WRONLY | O_CLOEXEC)
 
+        // Exec mode: join the container's pid namespace for our children (we stay outside);
+        // the child joins the other namespaces itself.
+        var containerPidFD: Int32 = -1
+        if plan.joinPid > 0 {
+            containerPidFD = lcd_pidfd_open(plan.joinPid, 0)
+            if containerPidFD < 0 || lcd_setns(containerPidFD, LCD_CLONE_NEWPID) != 0 {
+                report("error " + StartFailure(kind: "sys", location: "join container", errno: errno, message: "cannot join the container's pid namespace: \(errnoText(errno))").line)
+                _exit(1)
+            }
+        }
         let pid = lcd_clone_process(plan.createNamespaces & ~LCD_CLONE_NEWCGROUP)
         if pid == 0 {
             close(goPipe[1]); close(errorPipe[0])
-            ContainerProcess.run(plan: plan, stdio: (stdinFD, stdoutFD, stderrFD), goPipe: goPipe[0], errorPipe: errorPipe[1])
+            ContainerProcess.run(plan: plan, stdio: (stdinFD, stdoutFD, stderrFD), goPipe: goPipe[0], errorPipe: errorPipe[1], container: containerPidFD)
         }
+        if containerPidFD >= 0 { close(containerPidFD) }
         close(goPipe[0]); close(errorPipe[1]); close(stdinFD); close(stdoutFD); close(stderrFD)
         if pid < 0 {
             report("error " + StartFailure(kind: "sys", location: "clone", errno: errno, message: "cannot create the container process: \(errnoText(errno))").line)

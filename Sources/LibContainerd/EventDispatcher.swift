@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -161,6 +164,17 @@ package final class Completion: Sendable {
             let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+
+    /// Blocks the calling thread (not a task) until completion or `timeout`; `true` if completed.
+    /// For Dispatch handlers, which must not suspend.
+    package func waitBlocking(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !isComplete {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(1000)
+        }
+        return true
     }
 
     /// Waits at most `timeout`: `true` if completed (rethrowing its error), `false` if the time ran out.

@@ -22,7 +22,8 @@ public final class LinuxClient: Client {
     private let host: CgroupHost
     private let planner: ContainerPlanner
     private let containers = Mutex<[String: Entry]>([:])
-    private let monitorQueue = DispatchQueue(label: "libcontainerd.monitor")
+    /// Concurrent: an init's exit handler waits for its execs' handlers.
+    private let monitorQueue = DispatchQueue(label: "libcontainerd.monitor", attributes: .concurrent)
     /// `lcd-shim` next to the executable or on PATH, looked up once.
     private let defaultHelper: Result<String, any Error> = Result { try Helper.locate(nil) }
     private var logger: Logger { options.logger }
@@ -41,9 +42,21 @@ public final class LinuxClient: Client {
         let initPid: pid_t
         let initPidFD: Int32
         let watch: ExitWatch
+        /// CLONE_NEW* flags of every namespace the container has (created or joined): an exec joins them all.
+        let namespaceFlags: Int32
+        let helperPath: String
+        var execs: [String: Exec] = [:]
         var paused = false
         /// Set when `create` itself ends the container (its backend refused the start).
         var silentExit = false
+    }
+
+    /// A process started by `addProcess`.
+    private struct Exec: Sendable {
+        /// nil while the exec is starting (its name is taken).
+        var pid: pid_t?
+        var pidfd: Int32 = -1
+        var watch: ExitWatch?
     }
 
     /// - Parameters:
@@ -116,7 +129,10 @@ public final class LinuxClient: Client {
             }
             let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
             containers.withLock {
-                $0[id] = .running(Container(spec: spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: initPid, initPidFD: initPidFD, watch: watch))
+                $0[id] = .running(Container(
+                    spec: spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: initPid, initPidFD: initPidFD,
+                    watch: watch, namespaceFlags: plan.createNamespaces | plan.joinNamespaces.reduce(0) { $0 | $1.type },
+                    helperPath: helperPath))
             }
             cleanup.cancel()
             helper.acknowledge()
@@ -151,6 +167,14 @@ public final class LinuxClient: Client {
         let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         if status == nil { logger.error("lcd-shim exited without recording the exit status; reporting 255", metadata: ["container": "\(id)"]) }
         let oomKilled = (container.cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
+        // Exec exits come before the init's: end what is left (a pid namespace already did),
+        // then let every exec's handler report before this one does.
+        container.cgroup?.kill()
+        let execWatches = containers.withLock { map -> [ExitWatch] in
+            guard case .running(let current)? = map[id] else { return [] }
+            return current.execs.values.compactMap(\.watch)
+        }
+        for watch in execWatches { _ = watch.finished.waitBlocking(timeout: .seconds(5)) }
         container.cgroup?.remove()
         Self.removeStateDirectory(container.stateDirectory)
         if container.initPidFD >= 0 { close(container.initPidFD) }
@@ -177,9 +201,14 @@ public final class LinuxClient: Client {
     }
 
     public func signalProcess(containerID id: String, processFriendlyName name: String, signal: Int32) async throws {
-        _ = try running(id)
-        guard name == initFriendlyName else { throw ContainerError.processNotFound(containerID: id, processFriendlyName: name) }
-        try await self.signal(containerID: id, signal: signal)
+        let container = try running(id)
+        if name == initFriendlyName { return try await self.signal(containerID: id, signal: signal) }
+        guard let exec = container.execs[name], exec.pidfd >= 0 else {
+            throw ContainerError.processNotFound(containerID: id, processFriendlyName: name)
+        }
+        if lcd_pidfd_send_signal(exec.pidfd, signal, 0) != 0 && errno != ESRCH {
+            throw ContainerError.systemCallFailed(operation: "signal \(signal) to \(name) in \(id)", errno: .init(rawValue: errno))
+        }
     }
 
     public func pause(containerID id: String) async throws { try await setPaused(id, true) }
@@ -202,9 +231,84 @@ public final class LinuxClient: Client {
 
     // MARK: - Not yet implemented here
 
-    public func addProcess(containerID id: String, processFriendlyName: String, process: ExecProcess, attachStdio: @escaping StdioCallback) async throws -> Int32 {
-        _ = try running(id)
-        throw ContainerError.unsupported(feature: "addProcess", reason: "exec is not implemented yet")
+    public func addProcess(containerID id: String, processFriendlyName name: String, process: ExecProcess, attachStdio: @escaping StdioCallback) async throws -> Int32 {
+        try Self.validate(name, what: "process name")
+        let container = try containers.withLock { map -> Container in
+            guard case .running(var container)? = map[id] else { throw ContainerError.notFound(containerID: id) }
+            if container.paused { throw ContainerError.invalidState(containerID: id, state: "paused", operation: "exec") }
+            guard name != initFriendlyName, container.execs[name] == nil else {
+                throw ContainerError.alreadyExists(containerID: id, processFriendlyName: name)
+            }
+            container.execs[name] = Exec()
+            map[id] = .running(container)
+            return container
+        }
+        var cleanup = Cleanup()
+        cleanup.add { [self] in self.forgetExec(id, name) }
+        do {
+            var plan = try planner.execPlan(process, container: container.spec, containerID: id, name: name, stateDirectory: container.stateDirectory)
+            plan.cgroupPath = container.cgroup?.path ?? ""
+            plan.joinPid = container.initPid
+            plan.joinFlags = container.namespaceFlags
+            for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath] {
+                guard mkfifo(path, 0o600) == 0 else {
+                    throw ContainerError.systemCallFailed(operation: "mkfifo \(path)", errno: .init(rawValue: errno))
+                }
+                cleanup.add { unlink(path) }
+            }
+            let helper = try Helper(executable: container.helperPath, plan: plan)
+            cleanup.add { helper.abandon() }
+            let io = try Self.openStdio(plan)
+            let pid = try helper.start()
+            let pidfd = lcd_pidfd_open(pid, 0)
+            let helperPidFD = lcd_pidfd_open(helper.pid, 0)
+            guard helperPidFD >= 0 else {
+                if pidfd >= 0 { close(pidfd) }
+                throw ContainerError.systemCallFailed(operation: "pidfd_open lcd-shim \(helper.pid)", errno: .init(rawValue: errno))
+            }
+            let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
+            containers.withLock { map in
+                if case .running(var current)? = map[id] {
+                    current.execs[name] = Exec(pid: pid, pidfd: pidfd, watch: watch)
+                    map[id] = .running(current)
+                }
+            }
+            cleanup.cancel()
+            helper.acknowledge()
+            let finalPlan = plan
+            watch.start { [weak self] in self?.execExited(id, name, pid: pid, plan: finalPlan) }
+            // As in the original: stdio is attached after the start (the FIFOs hold the output
+            // meanwhile); an attach error is returned, and the process keeps running.
+            try await attachStdio(io)
+            return pid
+        } catch {
+            cleanup.run()
+            throw error
+        }
+    }
+
+    private func forgetExec(_ id: String, _ name: String) {
+        containers.withLock { map in
+            if case .running(var container)? = map[id] {
+                container.execs.removeValue(forKey: name)
+                map[id] = .running(container)
+            }
+        }
+    }
+
+    /// An exec's helper exited: report its status, remove its files, free its name.
+    private func execExited(_ id: String, _ name: String, pid: pid_t, plan: Plan) {
+        let recorded = try? String(contentsOfFile: plan.exitPath, encoding: .utf8)
+        let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 255
+        for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath, plan.exitPath] { unlink(path) }
+        let exec = containers.withLock { map -> Exec? in
+            guard case .running(var container)? = map[id] else { return nil }
+            defer { map[id] = .running(container) }
+            return container.execs.removeValue(forKey: name)
+        }
+        if let exec, exec.pidfd >= 0 { close(exec.pidfd) }
+        dispatcher.post(id, StateInfo(state: .exitProcess, pid: pid, exitCode: status, processID: name))
+        exec?.watch?.finish()
     }
 
     public func resize(containerID id: String, processFriendlyName name: String, width: Int, height: Int) async throws {
@@ -273,20 +377,20 @@ public final class LinuxClient: Client {
         return container
     }
 
-    /// Container ids become directory and cgroup names: no slashes, no dot-dot, no surprises.
-    static func validate(_ id: String) throws {
+    /// Container ids and process names become file and cgroup names: no slashes, no dot-dot.
+    static func validate(_ id: String, what: String = "container id") throws {
         let allowed = id.utf8.allSatisfy { c in
             (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46
         }
         guard !id.isEmpty, id.utf8.count <= 128, allowed, id.first != ".", id.first != "-" else {
-            throw ContainerError.invalidArgument(name: "container id \"\(id)\"", reason: "use 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -")
+            throw ContainerError.invalidArgument(name: "\(what) \"\(id)\"", reason: "use 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -")
         }
     }
 
     /// The files a container's state directory holds, then the directory: cheaper than a
     /// recursive removal on every exit. Anything unexpected falls back to the recursive one.
     static func removeStateDirectory(_ path: String) {
-        for name in ["init-stdin", "init-stdout", "init-stderr", "control", "init-exit"] { unlink(path + "/" + name) }
+        for name in ["init-stdin", "init-stdout", "init-stderr", "init-control", "init-exit"] { unlink(path + "/" + name) }
         if rmdir(path) != 0 { try? FileManager.default.removeItem(atPath: path) }
     }
 

@@ -62,6 +62,8 @@ int lcd_set_keep_capabilities(int on);
 int lcd_drop_bounding_capability(int cap);
 /// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap).
 int lcd_raise_ambient_capability(int cap);
+/// prctl(PR_SET_DUMPABLE, on).
+int lcd_set_dumpable(int on);
 /// prctl(PR_SET_NO_NEW_PRIVS, 1).
 int lcd_set_no_new_privileges(void);
 /// setrlimit(2).
