@@ -124,3 +124,25 @@ final class ExecTests: ContainerTestCase {
         XCTAssertEqual(backend.states(for: "frozen"), [.start, .pause, .resume, .exit])
     }
 }
+
+final class ExecBackgroundChildTests: ContainerTestCase {
+    /// moby#26995: a background child that keeps the exec's stdout open does not delay
+    /// exit-process — it is reported when the exec's own process exits. The child's later
+    /// output still reaches the pipe, which reaches EOF when the child exits too.
+    func testBackgroundChildDoesNotHoldTheExitBack() async throws {
+        try await client.create(containerID: "bg", spec: spec(["sleep", "1000"])) { $0.close() }
+        let started = ContinuousClock.now
+        let output = Mutex<AsyncThrowingStream<[UInt8], any Error>?>(nil)
+        _ = try await client.addProcess(containerID: "bg", processFriendlyName: "spawner", process: ExecProcess(args: ["sh", "-c", "(sleep 2; echo late) & echo early"])) { io in
+            io.closeStdin()
+            output.withLock { $0 = io.stdoutBytes() }
+        }
+        let exit = try await backend.wait(for: "bg", state: .exitProcess, processID: "spawner", timeout: .seconds(10))
+        XCTAssertEqual(exit.exitCode, 0)
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(1), "reported when sh exits, not when the background child lets go of stdout")
+        let text = String(decoding: try await XCTUnwrap(output.withLock { $0 }).collect(), as: UTF8.self)
+        XCTAssertEqual(text, "early\nlate\n")
+        try await client.signal(containerID: "bg", signal: SIGKILL)
+        try await backend.wait(for: "bg", state: .exit)
+    }
+}
