@@ -79,6 +79,8 @@ let package = Package(
         .testTarget(name: "OCIRuntimeSpecTests", dependencies: ["OCIRuntimeSpec"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LibContainerdTests", dependencies: ["LibContainerd", "LibContainerdTesting"]),
         .testTarget(name: "MiniDaemonTests", dependencies: ["MiniDaemon", "LibContainerd", "LibContainerdTesting"]),
-        .testTarget(name: "LinuxRuntimeTests", dependencies: ["LinuxRuntime", "ContainerInit", "LibContainerd", "LibContainerdTesting"]),
+        .testTarget(
+            name: "LinuxRuntimeTests", dependencies: ["LinuxRuntime", "ContainerInit", "LibContainerd", "LibContainerdTesting"],
+            exclude: ["Programs"]),  // C sources the tests compile into container root file systems
     ]
 )

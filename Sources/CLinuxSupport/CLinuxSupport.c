@@ -17,6 +17,9 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <errno.h>
 #include <sys/sysmacros.h>
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -40,6 +43,28 @@ pid_t lcd_clone_process(int flags) {
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 pid_t lcd_fork(void) { return fork(); }
+int lcd_sealed_copy(const char *path, const char *name) {
+    int source = open(path, O_RDONLY | O_CLOEXEC);
+    if (source < 0) return -1;
+    struct stat info;
+    int copy = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (copy < 0 || fstat(source, &info) != 0) goto fail;
+    off_t offset = 0;
+    while (offset < info.st_size) {
+        ssize_t n = sendfile(copy, source, &offset, (size_t)(info.st_size - offset));
+        if (n <= 0) goto fail;
+    }
+    if (fchmod(copy, 0555) != 0) goto fail;
+    if (fcntl(copy, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) goto fail;
+    close(source);
+    return copy;
+fail:;
+    int saved = errno;
+    close(source);
+    if (copy >= 0) close(copy);
+    errno = saved;
+    return -1;
+}
 int lcd_openat2_path(int dirfd, const char *path, unsigned long long resolve) {
     struct open_how how = { .flags = O_PATH | O_CLOEXEC, .mode = 0, .resolve = resolve };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));

@@ -94,7 +94,7 @@ public final class LinuxClient: Client {
             let relativeCgroup = spec.linux?.cgroupsPath ?? "\(options.cgroupParent)/\(id)"
             let files = try spec.linux?.resources.map { try CgroupFiles.from($0) } ?? CgroupFiles()
             try host.check(files)
-            let helperPath = try options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get()
+            let helperPath = try Helper.sealedCopy(of: options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get())
             var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
             if FileManager.default.fileExists(atPath: stateDirectory) {
                 throw ContainerError.alreadyExists(containerID: id)  // a record of an earlier daemon: restore or remove it

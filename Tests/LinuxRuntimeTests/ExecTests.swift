@@ -146,3 +146,48 @@ final class ExecBackgroundChildTests: ContainerTestCase {
         try await backend.wait(for: "bg", state: .exit)
     }
 }
+
+/// CVE-2019-5736: a container must never be able to write to the helper's binary.
+final class HelperOverwriteTests: ContainerTestCase {
+    func testContainerCannotOverwriteTheHelperDuringExec() async throws {
+        guard access("/usr/bin/gcc", X_OK) == 0 else { throw XCTSkip("gcc is needed to build the hostile program") }
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Programs/overwrite-helper.c").path
+        let compile = Process()
+        compile.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        compile.arguments = ["-static", "-O1", "-o", rootfs.path + "/bin/overwrite-helper", source]
+        try compile.run()
+        compile.waitUntilExit()
+        XCTAssertEqual(compile.terminationStatus, 0, "gcc failed")
+
+        // A private copy of the helper: if the defence failed, only this copy would be hurt.
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let helper = NSTemporaryDirectory() + "lcd-shim-copy-" + UUID().uuidString.prefix(8)
+        try FileManager.default.copyItem(atPath: (exe as NSString).deletingLastPathComponent + "/lcd-shim", toPath: helper)
+        defer { try? FileManager.default.removeItem(atPath: helper) }
+        let original = try Data(contentsOf: URL(fileURLWithPath: helper))
+        let client = try LinuxClient(backend: backend, options: [.stateDirectory(stateDirectory), .cgroupParent(cgroupParent), .helperPath(helper)])
+
+        var spec = self.spec(["/bin/overwrite-helper", "4"])
+        // Even with CAP_SYS_PTRACE, which lets it see a non-dumpable helper's /proc files.
+        spec.process?.capabilities = .init(bounding: ["CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE"], effective: ["CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE"], permitted: ["CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE"])
+        let output = Mutex<AsyncThrowingStream<[UInt8], any Error>?>(nil)
+        try await client.create(containerID: "hostile", spec: spec) { io in
+            io.closeStdin()
+            output.withLock { $0 = io.stdoutBytes() }
+        }
+        for n in 0..<150 {
+            guard (try? await client.addProcess(containerID: "hostile", processFriendlyName: "e\(n)", process: ExecProcess(args: ["true"])) { $0.close() }) != nil else { break }
+            try await Task.sleep(for: .milliseconds(15))
+        }
+        let report = String(decoding: try await XCTUnwrap(output.withLock { $0 }).collect(), as: UTF8.self)
+        try await backend.wait(for: "hostile", state: .exit, timeout: .seconds(20))
+        XCTAssertFalse(report.contains("OVERWROTE"), report)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: helper)), original, "the helper binary is unchanged")
+        let holds = report.split(separator: "\n").filter { $0.hasPrefix("HOLD") }
+        XCTAssertFalse(holds.isEmpty, "the hostile program never caught a helper, so the test proved nothing:\n\(report)")
+        // What it caught is a sealed in-memory copy, not the host's file. (The file would be
+        // busy — ETXTBSY — while the container's own helper runs it, but that is no defence
+        // once every helper using the file has exited.)
+        XCTAssertTrue(holds.allSatisfy { $0.contains("/memfd:lcd-shim") }, "a helper ran from the host file:\n\(report)")
+    }
+}

@@ -35,6 +35,9 @@ int lcd_openat2_path(int dirfd, const char *path, unsigned long long resolve);
 extern const unsigned long long LCD_RESOLVE_IN_ROOT;
 extern const unsigned long long LCD_RESOLVE_NO_MAGICLINKS;
 extern const unsigned long long LCD_RESOLVE_NO_SYMLINKS;
+/// A copy of the file at `path` in a memfd sealed against every change (CVE-2019-5736: a
+/// process running from it cannot be overwritten through /proc/<pid>/exe). Returns the fd.
+int lcd_sealed_copy(const char *path, const char *name);
 /// pipe2(2) with O_CLOEXEC.
 int lcd_pipe_cloexec(int fds[2]);
 /// mount(2) and umount2(2).

@@ -3,6 +3,7 @@ import ContainerInit
 import Foundation
 import Glibc
 import LibContainerd
+import Synchronization
 
 /// One `lcd-shim` on its way to running a container process, seen from the daemon.
 /// See `ContainerInit.Supervisor` for the other side of the protocol.
@@ -134,6 +135,20 @@ final class Helper {
         defer { for arg in argv { free(arg) } }
         return posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
     }
+
+    /// A sealed in-memory copy of a helper executable, to run instead of the file: a container
+    /// that reaches a helper's /proc/<pid>/exe finds a memfd no one can write (CVE-2019-5736).
+    /// Made once per executable path and kept for the life of the process.
+    static func sealedCopy(of executable: String) throws -> String {
+        try sealedCopies.withLock { copies in
+            if let fd = copies[executable] { return "/proc/self/fd/\(fd)" }
+            let fd = lcd_sealed_copy(executable, "lcd-shim")
+            guard fd >= 0 else { throw ContainerError.systemCallFailed(operation: "copy \(executable) into a sealed memfd", errno: .init(rawValue: errno)) }
+            copies[executable] = fd
+            return "/proc/self/fd/\(fd)"
+        }
+    }
+    private static let sealedCopies = Mutex<[String: Int32]>([:])
 
     /// The helper executable: the option, else `lcd-shim` next to the running executable, else on PATH.
     static func locate(_ configured: String?) throws -> String {
