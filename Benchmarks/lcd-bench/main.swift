@@ -143,13 +143,82 @@ func supervisorRSS(_ spec: Spec) async throws -> Int? {
     return value
 }
 
-func conmonRSS() -> String {
-    guard access("/usr/bin/conmon", X_OK) == 0, access("/usr/sbin/runc", X_OK) == 0 else { return "not installed" }
+/// A bundle whose process idles (for exec and supervisor measurements).
+func makeIdleBundle() -> String {
     var idle = try! OCIJSON.decode(Spec.self, from: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json")))
-    idle.process?.args = ["/bin/sleep", "100"]
+    idle.process?.args = ["/bin/sleep", "1000"]
     let idleBundle = work + "/idle-bundle"
     try? FileManager.default.createDirectory(atPath: idleBundle, withIntermediateDirectories: true)
     try? OCIJSON.encode(idle).write(to: URL(fileURLWithPath: idleBundle + "/config.json"))
+    return idleBundle
+}
+
+func benchExecLinuxClient(_ spec: Spec) async throws -> [Double] {
+    var idle = spec
+    idle.process?.args = ["/bin/sleep", "1000"]
+    let backend = ExecWaiter()
+    let client = try LinuxClient(backend: backend, options: [.stateDirectory(stateDirectory), .cgroupParent("lcd-bench-\(getpid())")])
+    try await client.create(containerID: "execs", spec: idle) { $0.close() }
+    var samples: [Double] = []
+    for i in 0..<(iterations + 5) {
+        let start = ContinuousClock.now
+        _ = try await client.addProcess(containerID: "execs", processFriendlyName: "e\(i)", process: ExecProcess(args: ["/bin/true"])) { $0.close() }
+        await backend.wait("e\(i)")
+        let elapsed = ContinuousClock.now - start
+        if i >= 5 { samples.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) }
+    }
+    try await client.signal(containerID: "execs", signal: SIGKILL)
+    await backend.wait("init")
+    return samples
+}
+
+func benchExecRuntime(_ path: String) -> [Double]? {
+    guard access(path, X_OK) == 0 else { return nil }
+    let root = work + "/" + (path as NSString).lastPathComponent + "-exec-root"
+    guard timeCommand([path, "--root", root, "run", "--detach", "--bundle", makeIdleBundle(), "execs"]) != nil else {
+        FileHandle.standardError.write(Data("lcd-bench: \(path) run --detach failed; skipping its exec\n".utf8))
+        return nil
+    }
+    defer {
+        _ = timeCommand([path, "--root", root, "kill", "execs", "KILL"])
+        usleep(100_000)
+        _ = timeCommand([path, "--root", root, "delete", "--force", "execs"])
+    }
+    var samples: [Double] = []
+    for i in 0..<(iterations + 5) {
+        guard let seconds = timeCommand([path, "--root", root, "exec", "execs", "/bin/true"]) else { return nil }
+        if i >= 5 { samples.append(seconds) }
+    }
+    return samples
+}
+
+/// Waits for exec exits by process name ("init" for the container's exit).
+final class ExecWaiter: Backend {
+    let state = Mutex<(done: Set<String>, waiters: [String: CheckedContinuation<Void, Never>])>(([], [:]))
+    func stateChanged(containerID: String, state info: StateInfo) async throws {
+        guard info.state == .exitProcess || info.state == .exit else { return }
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let w = s.waiters.removeValue(forKey: info.processID) { return w }
+            s.done.insert(info.processID)
+            return nil
+        }
+        waiter?.resume()
+    }
+    func wait(_ name: String) async {
+        await withCheckedContinuation { continuation in
+            let finished = state.withLock { s -> Bool in
+                if s.done.remove(name) != nil { return true }
+                s.waiters[name] = continuation
+                return false
+            }
+            if finished { continuation.resume() }
+        }
+    }
+}
+
+func conmonRSS() -> String {
+    guard access("/usr/bin/conmon", X_OK) == 0, access("/usr/sbin/runc", X_OK) == 0 else { return "not installed" }
+    let idleBundle = makeIdleBundle()
     let pidFile = work + "/conmon.pid"
     let runcRoot = "--root=\(work)/conmon-runc"
     // conmon runs `runc create` and daemonizes; the caller then starts the container.
@@ -187,6 +256,15 @@ row("crun run", crun)
 row("runc run", runc)
 if let crun { print(String(format: "  ratio LinuxClient / crun: %.2f  (goal ≤ 0.80)", median(ours) / median(crun))) }
 if let runc { print(String(format: "  ratio LinuxClient / runc: %.2f", median(ours) / median(runc))) }
+let execOurs = try await benchExecLinuxClient(spec)
+let execCrun = benchExecRuntime("/usr/bin/crun")
+let execRunc = benchExecRuntime("/usr/sbin/runc")
+print("exec latency (`true` in a running container, to its exit)")
+row("LinuxClient addProcess", execOurs)
+row("crun exec", execCrun)
+row("runc exec", execRunc)
+if let execCrun { print(String(format: "  ratio LinuxClient / crun: %.2f  (goal ≤ 0.80)", median(execOurs) / median(execCrun))) }
+if let execRunc { print(String(format: "  ratio LinuxClient / runc: %.2f", median(execOurs) / median(execRunc))) }
 print("supervisor of an idle container (VmRSS)")
 let kib = try await supervisorRSS(spec)
 print("  lcd-shim: \(kib.map { "\($0) KiB" } ?? "unknown")  (goal ≤ 3072 KiB)")
