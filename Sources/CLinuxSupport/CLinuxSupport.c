@@ -18,6 +18,10 @@
 #include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <errno.h>
 #include <sys/sysmacros.h>
@@ -43,6 +47,43 @@ pid_t lcd_clone_process(int flags) {
     return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 pid_t lcd_fork(void) { return fork(); }
+int lcd_pty_unlock(int master) {
+    int unlock = 0, number = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) != 0) return -1;
+    if (ioctl(master, TIOCGPTN, &number) != 0) return -1;
+    return number;
+}
+int lcd_set_controlling_terminal(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
+int lcd_set_window_size(int fd, unsigned short rows, unsigned short columns) {
+    struct winsize size = { .ws_row = rows, .ws_col = columns };
+    return ioctl(fd, TIOCSWINSZ, &size);
+}
+int lcd_socketpair_cloexec(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
+int lcd_send_fd(int socket, int fd) {
+    char byte = 0;
+    struct iovec iov = { &byte, 1 };
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    return sendmsg(socket, &message, 0) == 1 ? 0 : -1;
+}
+int lcd_receive_fd(int socket) {
+    char byte;
+    struct iovec iov = { &byte, 1 };
+    char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+    if (recvmsg(socket, &message, MSG_CMSG_CLOEXEC) != 1) return -1;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    if (!header || header->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(header), sizeof(int));
+    return fd;
+}
 int lcd_sealed_copy(const char *path, const char *name) {
     int source = open(path, O_RDONLY | O_CLOEXEC);
     if (source < 0) return -1;

@@ -34,7 +34,7 @@ public struct StartFailure: Error, Equatable {
 /// The container's first process, between clone and exec. Runs in the cloned child of the
 /// single-threaded helper; never returns.
 enum ContainerProcess {
-    static func run(plan: Plan, stdio: (Int32, Int32, Int32), goPipe: Int32, errorPipe: Int32, container: Int32 = -1) -> Never {
+    static func run(plan: Plan, stdio: (Int32, Int32, Int32), goPipe: Int32, errorPipe: Int32, container: Int32 = -1, terminalSocket: Int32 = -1) -> Never {
         func fail(_ failure: StartFailure) -> Never {
             writeAll(errorPipe, failure.line)
             _exit(127)
@@ -59,7 +59,7 @@ enum ContainerProcess {
             if lcd_set_dumpable(0) != 0 { sys("prctl(PR_SET_DUMPABLE)") }
             if lcd_setns(container, plan.joinFlags & ~LCD_CLONE_NEWPID) != 0 { sys("join the container's namespaces") }
             close(container)
-            return finish(plan, fail: fail, sys: sys)
+            return finish(plan, terminalSocket: terminalSocket, fail: fail, sys: sys)
         }
         for join in plan.joinNamespaces {
             let fd = open(join.path, O_RDONLY | O_CLOEXEC)
@@ -93,11 +93,12 @@ enum ContainerProcess {
         }
         if let hostname = plan.hostname, lcd_sethostname(hostname, hostname.utf8.count) != 0 { sys("sethostname") }
         if let domainname = plan.domainname, lcd_setdomainname(domainname, domainname.utf8.count) != 0 { sys("setdomainname") }
-        finish(plan, fail: fail, sys: sys)
+        finish(plan, terminalSocket: terminalSocket, fail: fail, sys: sys)
     }
 
     /// From resource limits to exec: shared by a container's init and by exec'd processes.
-    static func finish(_ plan: Plan, fail: (StartFailure) -> Never, sys: (String) -> Never) -> Never {
+    static func finish(_ plan: Plan, terminalSocket: Int32, fail: (StartFailure) -> Never, sys: (String) -> Never) -> Never {
+        if plan.terminal { attachTerminal(plan, socket: terminalSocket, fail: fail, sys: sys) }
         for (index, limit) in plan.rlimits.enumerated() where lcd_setrlimit(limit.resource, limit.soft, limit.hard) != 0 {
             let code = errno
             fail(StartFailure(kind: "spec", location: "$.process.rlimits[\(index)]", errno: code, message: "setrlimit: \(errnoText(code))"))
@@ -159,6 +160,37 @@ enum ContainerProcess {
         let code = errno
         fail(StartFailure(kind: "spec", location: "$.process.args[0]", errno: code, message: "cannot execute \(executable): \(errnoText(code))"))
         }
+
+    /// A pty from the container's own devpts: the slave becomes stdio and the controlling
+    /// terminal (and /dev/console for an init); the master goes to the helper, which relays it.
+    static func attachTerminal(_ plan: Plan, socket: Int32, fail: (StartFailure) -> Never, sys: (String) -> Never) {
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        if master < 0 {
+            let code = errno
+            fail(StartFailure(kind: "spec", location: "$.process.terminal", errno: code, message: "cannot open /dev/ptmx (mount devpts on /dev/pts): \(errnoText(code))"))
+        }
+        let number = lcd_pty_unlock(master)
+        if number < 0 { sys("unlock the pty") }
+        let slavePath = "/dev/pts/\(number)"
+        let slave = open(slavePath, O_RDWR | O_NOCTTY)
+        if slave < 0 { sys("open \(slavePath)") }
+        if fchown(slave, plan.uid, plan.gid) != 0 { sys("chown \(slavePath)") }
+        if plan.joinPid == 0 {
+            let console = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if console >= 0 { close(console) }
+            if lcd_mount(slavePath, "/dev/console", nil, MountFlags.bind, nil) != 0 {
+                let code = errno
+                fail(StartFailure(kind: "spec", location: "$.process.terminal", errno: code, message: "cannot bind the terminal to /dev/console: \(errnoText(code))"))
+            }
+        }
+        if plan.terminalRows > 0, plan.terminalColumns > 0 { _ = lcd_set_window_size(master, plan.terminalRows, plan.terminalColumns) }
+        for target: Int32 in 0...2 where dup2(slave, target) < 0 { sys("dup2 terminal") }
+        if slave > 2 { close(slave) }
+        if lcd_set_controlling_terminal(0) != 0 { sys("set the controlling terminal") }
+        if lcd_send_fd(socket, master) != 0 { sys("hand the terminal to the helper") }
+        close(master)
+        close(socket)
+    }
 
     static func loadSeccomp(_ program: SeccompProgram, _ fail: (StartFailure) -> Never) {
         let count = program.instructions.count / 8

@@ -40,6 +40,11 @@ public struct Plan: Equatable, Sendable {
     /// nil: the process keeps the helper's capabilities (the spec gave none).
     public var capabilities: CapabilitySets?
     public var noNewPrivileges = false
+    /// Give the process a pty from the container's devpts (bound to /dev/console for an init).
+    public var terminal = false
+    /// Initial terminal size (rows, columns); 0 for the kernel's default.
+    public var terminalRows: UInt16 = 0
+    public var terminalColumns: UInt16 = 0
     /// Exec mode: the host pid of the container's init, whose namespaces (`joinFlags`) the new
     /// process joins through a pidfd instead of creating any. 0 for a container's init.
     public var joinPid: Int32 = 0
@@ -263,6 +268,7 @@ extension Plan {
         }
         out.put(noNewPrivileges)
         out.put(Int(joinPid)); out.put(Int(joinFlags))
+        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns))
         out.put(seccomp != nil)
         if let seccomp {
             out.put(Int(seccomp.flags))
@@ -320,6 +326,9 @@ extension Plan {
         noNewPrivileges = try r.bool()
         joinPid = Int32(try r.int())
         joinFlags = Int32(try r.int())
+        terminal = try r.bool()
+        terminalRows = UInt16(truncatingIfNeeded: try r.int())
+        terminalColumns = UInt16(truncatingIfNeeded: try r.int())
         if try r.bool() {
             let flags = UInt32(try r.int())
             var bytes: [UInt8] = []

@@ -77,13 +77,19 @@ public struct RootfsBuilder {
         let type = mount.type.isEmpty ? nil : mount.type
         let data = mount.data.isEmpty ? nil : mount.data
         try kernel.mount(source: mount.source, target: target, type: type, flags: mount.flags & ~MountFlags.remount, data: data)
-        // A bind mount ignores most flags on the first call; they take a remount.
+        // A bind mount ignores most flags on the first call; they take a remount. Both that and
+        // a propagation change must reach the new mount, not the directory under it that
+        // `target` still refers to: resolve the destination again.
         let remountable = MountFlags.readonly | MountFlags.nosuid | MountFlags.nodev | MountFlags.noexec | MountFlags.noatime | MountFlags.nodiratime | MountFlags.relatime | MountFlags.strictatime
-        if mount.isBind && mount.flags & remountable != 0 {
-            try kernel.mount(source: nil, target: target, type: nil, flags: (mount.flags & (remountable | MountFlags.bind)) | MountFlags.remount, data: nil)
+        let needsRemount = mount.isBind && mount.flags & remountable != 0
+        guard needsRemount || mount.propagation != 0 else { return }
+        let mounted = try kernel.resolve(mount.destination, inRoot: plan.rootfs, file: isFile, noSymlinks: false)
+        defer { kernel.release(mounted) }
+        if needsRemount {
+            try kernel.mount(source: nil, target: mounted, type: nil, flags: (mount.flags & (remountable | MountFlags.bind)) | MountFlags.remount, data: nil)
         }
         if mount.propagation != 0 {
-            try kernel.mount(source: nil, target: target, type: nil, flags: mount.propagation, data: nil)
+            try kernel.mount(source: nil, target: mounted, type: nil, flags: mount.propagation, data: nil)
         }
     }
 

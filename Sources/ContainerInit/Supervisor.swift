@@ -67,11 +67,19 @@ public enum Supervisor {
                 _exit(1)
             }
         }
+        var terminalSocket: [Int32] = [-1, -1]
+        if plan.terminal && lcd_socketpair_cloexec(&terminalSocket) != 0 {
+            report("error " + StartFailure(kind: "sys", location: "socketpair", errno: errno, message: "cannot create the terminal socket: \(errnoText(errno))").line)
+            _exit(1)
+        }
         let pid = lcd_clone_process(plan.createNamespaces & ~LCD_CLONE_NEWCGROUP)
         if pid == 0 {
             close(goPipe[1]); close(errorPipe[0])
-            ContainerProcess.run(plan: plan, stdio: (stdinFD, stdoutFD, stderrFD), goPipe: goPipe[0], errorPipe: errorPipe[1], container: containerPidFD)
+            if terminalSocket[0] >= 0 { close(terminalSocket[0]) }
+            ContainerProcess.run(plan: plan, stdio: (stdinFD, stdoutFD, stderrFD), goPipe: goPipe[0], errorPipe: errorPipe[1],
+                                 container: containerPidFD, terminalSocket: terminalSocket[1])
         }
+        if terminalSocket[1] >= 0 { close(terminalSocket[1]) }
         if containerPidFD >= 0 { close(containerPidFD) }
         close(goPipe[0]); close(errorPipe[1]); close(stdinFD); close(stdoutFD); close(stderrFD)
         if pid < 0 {
@@ -101,6 +109,18 @@ public enum Supervisor {
             report("error " + String(decoding: failure, as: UTF8.self).split(separator: "\n").first.map(String.init)!)
             _exit(1)
         }
+        // The child sent the pty master before it exec'd.
+        var master: Int32 = -1
+        if plan.terminal {
+            master = lcd_receive_fd(terminalSocket[0])
+            close(terminalSocket[0])
+            if master < 0 {
+                report("error " + StartFailure(kind: "sys", location: "terminal", errno: errno, message: "did not receive the terminal from the container process").line)
+                kill(pid, SIGKILL)
+                _exit(1)
+            }
+            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        }
         report("started \(pid)")
         // Not reaped before the daemon watches it, so its pid cannot be reused meanwhile.
         _ = readExactly(fromDaemon, 1)
@@ -108,18 +128,21 @@ public enum Supervisor {
         close(toDaemon)
 
         var holds = (stdin: stdinHold, stdout: stdoutHold, stderr: stderrHold)
-        let status = waitForExit(of: pid, childEvents: childEvents, control: control, holds: &holds)
+        let status = waitForExit(of: pid, childEvents: childEvents, control: control, holds: &holds, terminal: master)
         // Output ends now: readers drain the pipe and see EOF.
         for fd in [holds.stdin, holds.stdout, holds.stderr] where fd >= 0 { close(fd) }
         _ = writeFileAtomically(plan.exitPath, "\(status)\n")
         _exit(0)
     }
 
-    /// Reaps children (we are a subreaper) until `pid` exits; serves control requests meanwhile.
+    /// Reaps children (we are a subreaper) until `pid` exits; serves control requests
+    /// (`close-stdin`, `resize W H`) and, with a terminal, relays it to and from the FIFOs.
     /// Returns the exit status in the shell's convention: the code, or 128 + the signal.
-    static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32)) -> Int32 {
-        var fds = [pollfd(fd: childEvents, events: Int16(POLLIN), revents: 0), pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
+    static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32), terminal: Int32) -> Int32 {
+        var master = terminal
+        var relayStdin = terminal >= 0
         var pending = ""
+        var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             // A child may have exited before the signalfd existed: reap before every wait.
             var status: Int32 = 0
@@ -127,28 +150,60 @@ public enum Supervisor {
                 let reaped = waitpid(-1, &status, WNOHANG)
                 if reaped <= 0 { break }
                 if reaped == pid {
+                    if master >= 0 { relay(from: master, to: holds.stdout, &buffer); close(master) }
                     let low = status & 0x7f
                     return low == 0 ? (status >> 8) & 0xff : 128 + low
                 }
             }
+            var fds = [pollfd(fd: childEvents, events: Int16(POLLIN), revents: 0), pollfd(fd: control, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: relayStdin ? holds.stdin : -1, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, nfds_t(fds.count), -1) < 0 && errno != EINTR { return 255 }
             if fds[0].revents != 0 {
-                var info = [UInt8](repeating: 0, count: 128)
-                _ = info.withUnsafeMutableBytes { read(childEvents, $0.baseAddress, $0.count) }
+                _ = buffer.withUnsafeMutableBytes { read(childEvents, $0.baseAddress, 128) }
+            }
+            if fds[2].revents != 0 {
+                // EIO once no process holds the pty's other end: stop watching it.
+                if !relay(from: master, to: holds.stdout, &buffer) { close(master); master = -1 }
+            }
+            if fds[3].revents & Int16(POLLIN) != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(holds.stdin, $0.baseAddress, $0.count) }
+                if n > 0 && master >= 0 { writeAll(master, Array(buffer[..<n])) }
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
-                var buffer = [UInt8](repeating: 0, count: 512)
                 let n = buffer.withUnsafeMutableBytes { read(control, $0.baseAddress, $0.count) }
                 if n > 0 { pending += String(decoding: buffer[..<n], as: UTF8.self) }
                 while let newline = pending.firstIndex(of: "\n") {
-                    let request = String(pending[..<newline])
+                    let request = pending[..<newline].split(separator: " ")
                     pending = String(pending[pending.index(after: newline)...])
-                    if request == "close-stdin", holds.stdin >= 0 {
-                        close(holds.stdin)
-                        holds.stdin = -1
+                    switch request.first {
+                    case "close-stdin":
+                        if master >= 0 && relayStdin {
+                            // A terminal has no end of input but the EOF character (^D).
+                            writeAll(master, [4])
+                            relayStdin = false
+                        } else if master < 0 && holds.stdin >= 0 {
+                            close(holds.stdin)
+                            holds.stdin = -1
+                        }
+                    case "resize":
+                        if request.count == 3, master >= 0, let columns = UInt16(request[1]), let rows = UInt16(request[2]) {
+                            _ = lcd_set_window_size(master, rows, columns)
+                        }
+                    default:
+                        break
                     }
                 }
             }
+        }
+    }
+
+    /// Copies what `from` has now (it is non-blocking) to `to`. False at EOF or error.
+    @discardableResult
+    static func relay(from: Int32, to: Int32, _ buffer: inout [UInt8]) -> Bool {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+            if n > 0 { writeAll(to, Array(buffer[..<n])); continue }
+            return n < 0 && (errno == EAGAIN || errno == EINTR)
         }
     }
 }

@@ -55,6 +55,7 @@ public final class LinuxClient: Client {
     private struct Exec: Sendable {
         /// nil while the exec is starting (its name is taken).
         var pid: pid_t?
+        var terminal = false
         var pidfd: Int32 = -1
         var watch: ExitWatch?
     }
@@ -62,7 +63,11 @@ public final class LinuxClient: Client {
     /// - Parameters:
     ///   - backend: told about every state change.
     ///   - options: defaults for every container; `create` and `restore` can override them.
+    ///
+    /// Sets SIGPIPE to be ignored in the process: a write to a pipe whose reader went away (a
+    /// helper that died, a container's FIFO) must fail with EPIPE, not kill the daemon.
     public init(backend: any Backend, options: [CreateOption] = []) throws {
+        Glibc.signal(SIGPIPE, SIG_IGN)
         self.options = CreateOptions(options)
         self.dispatcher = EventDispatcher(backend: backend, logger: self.options.logger)
         self.host = try CgroupHost.detect()
@@ -269,7 +274,7 @@ public final class LinuxClient: Client {
             let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
             containers.withLock { map in
                 if case .running(var current)? = map[id] {
-                    current.execs[name] = Exec(pid: pid, pidfd: pidfd, watch: watch)
+                    current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
                     map[id] = .running(current)
                 }
             }
@@ -312,9 +317,31 @@ public final class LinuxClient: Client {
     }
 
     public func resize(containerID id: String, processFriendlyName name: String, width: Int, height: Int) async throws {
-        _ = try running(id)
-        guard name == initFriendlyName else { throw ContainerError.processNotFound(containerID: id, processFriendlyName: name) }
-        throw ContainerError.invalidState(containerID: id, state: "without a terminal", operation: "resize \(name)")
+        guard (1...Int(UInt16.max)).contains(width), (1...Int(UInt16.max)).contains(height) else {
+            throw ContainerError.invalidArgument(name: "terminal size \(width)x\(height)", reason: "must be 1...65535 in each dimension")
+        }
+        let container = try running(id)
+        let hasTerminal: Bool
+        if name == initFriendlyName {
+            hasTerminal = container.spec.process?.terminal ?? false
+        } else if let exec = container.execs[name] {
+            hasTerminal = exec.terminal
+        } else {
+            throw ContainerError.processNotFound(containerID: id, processFriendlyName: name)
+        }
+        guard hasTerminal else { throw ContainerError.invalidState(containerID: id, state: "without a terminal", operation: "resize \(name)") }
+        try Self.control(container.stateDirectory + "/\(name)-control", "resize \(width) \(height)")
+    }
+
+    /// Sends one request to a process's helper over its control FIFO.
+    static func control(_ path: String, _ request: String) throws {
+        let fd = Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw ContainerError.systemCallFailed(operation: "open \(path)", errno: .init(rawValue: errno)) }
+        defer { Glibc.close(fd) }
+        let bytes = Array((request + "\n").utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw ContainerError.systemCallFailed(operation: "write to \(path)", errno: .init(rawValue: errno))
+        }
     }
 
     public func restore(containerID id: String, attachStdio: @escaping StdioCallback, options: [CreateOption]) async throws {
@@ -415,14 +442,13 @@ public final class LinuxClient: Client {
         }
         let stdin = try open(plan.stdinPath, .writeOnly)
         let stdout = try open(plan.stdoutPath, .readOnly)
-        let stderr = try open(plan.stderrPath, .readOnly)
+        // With a terminal, stdout carries everything and there is no stderr.
+        let stderr = plan.terminal ? nil : try open(plan.stderrPath, .readOnly)
         let control = plan.controlPath
-        return IOPipe(stdin: stdin, stdout: stdout, stderr: stderr, terminal: false) {
-            // The helper holds stdin's FIFO open too: ask it to let go, so the process reads EOF.
-            let fd = Glibc.open(control, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-            guard fd >= 0 else { return }
-            _ = "close-stdin\n".withCString { Glibc.write(fd, $0, 12) }
-            Glibc.close(fd)
+        return IOPipe(stdin: stdin, stdout: stdout, stderr: stderr, terminal: plan.terminal) {
+            // The helper holds stdin's FIFO open too: ask it to let go, so the process reads EOF
+            // (with a terminal: the EOF character).
+            try? Self.control(control, "close-stdin")
         }
     }
 }

@@ -215,3 +215,34 @@ final class ResourceTests: ContainerTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(cgroupRootPath)/\(cgroupParent!)/custom"), "ancestors this code created are removed too")
     }
 }
+
+final class BindMountTests: ContainerTestCase {
+    func testReadOnlyAndReadWriteBinds() async throws {
+        let shared = NSTemporaryDirectory() + "lcd-bind-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: shared) }
+        try "from host\n".write(toFile: shared + "/hello", atomically: true, encoding: .utf8)
+        var spec = self.spec(["sh", "-c", "cat /ro/hello; echo x > /ro/new; echo written > /rw/new; grep -E ' /r[ow] ' /proc/self/mountinfo | cut -d' ' -f5,6"])
+        spec.mounts?.append(.init(destination: "/ro", type: "bind", source: shared, options: ["rbind", "ro", "rprivate"]))
+        spec.mounts?.append(.init(destination: "/rw", type: "bind", source: shared, options: ["rbind", "rw"]))
+        let result = try await run("binds", spec)
+        XCTAssertTrue(result.stderr.contains("Read-only file system"), result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.first, "from host")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("/ro ro,") }, result.stdout)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("/rw rw,") }, result.stdout)
+        XCTAssertEqual(try String(contentsOfFile: shared + "/new", encoding: .utf8), "written\n")
+    }
+
+    func testLcdRunDefaultRootWithReadOnlyHostDirectories() async throws {
+        // The spec lcd run uses without --rootfs: a tmpfs root and the host's directories bound read-only.
+        let empty = NSTemporaryDirectory() + "lcd-empty-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let spec = Spec.linuxContainer(rootfs: nil, emptyRoot: empty, args: ["sh", "-c", "touch /usr/x; hostname; echo ok > /tmp/t && cat /tmp/t"], hostname: "zero")
+        let result = try await run("zero", spec)
+        XCTAssertTrue(result.stderr.contains("Read-only file system"), result.stderr)
+        XCTAssertEqual(result.stdout, "zero\nok\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty), [], "nothing was written to the mount point")
+    }
+}

@@ -84,6 +84,7 @@ class ContainerTestCase: XCTestCase {
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? []
         try? FileManager.default.removeItem(atPath: stateDirectory)
         let cgroupRoot = cgroupRootPath
+        Self.killContainers(under: "\(cgroupRoot)/\(cgroupParent!)")
         let leftoverCgroups = (try? FileManager.default.contentsOfDirectory(atPath: "\(cgroupRoot)/\(cgroupParent!)"))?.filter { !$0.contains(".") } ?? []
         rmdir("\(cgroupRoot)/\(cgroupParent!)")
         client = nil
@@ -95,13 +96,27 @@ class ContainerTestCase: XCTestCase {
         XCTAssertEqual(leftoverCgroups, [], "cgroups left behind")
     }
 
+    /// A failed test may leave containers running: end them by this test's own cgroup parent
+    /// (exact path), so that one failure does not leak processes into the next tests. The
+    /// checks that follow still report the leak.
+    static func killContainers(under parent: String) {
+        for child in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where !child.contains(".") {
+            let cgroup = parent + "/" + child
+            guard let procs = try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8), !procs.isEmpty else { continue }
+            try? "1".write(toFile: cgroup + "/cgroup.kill", atomically: false, encoding: .utf8)
+            for _ in 0..<200 where ((try? String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)) ?? "").isEmpty == false { usleep(10_000) }
+            usleep(100_000)  // the helpers record the exit and go
+        }
+    }
+
     /// Pids of running lcd-shim processes (tests run one at a time, so any is a leak).
     static func liveHelpers() -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
             let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
             let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-            return exe.hasSuffix("/lcd-shim") && !stat.contains(") Z ")
+            // The helper runs from a sealed memfd ("/memfd:lcd-shim (deleted)") or the file.
+            return exe.contains("lcd-shim") && !stat.contains(") Z ")
         }
     }
 

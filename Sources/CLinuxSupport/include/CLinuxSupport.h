@@ -38,6 +38,17 @@ extern const unsigned long long LCD_RESOLVE_NO_SYMLINKS;
 /// A copy of the file at `path` in a memfd sealed against every change (CVE-2019-5736: a
 /// process running from it cannot be overwritten through /proc/<pid>/exe). Returns the fd.
 int lcd_sealed_copy(const char *path, const char *name);
+/// Terminals: unlock a pty master and return its slave number (-1 on error).
+int lcd_pty_unlock(int master);
+/// ioctl(TIOCSCTTY): make `fd` the controlling terminal of the calling session leader.
+int lcd_set_controlling_terminal(int fd);
+/// ioctl(TIOCSWINSZ).
+int lcd_set_window_size(int fd, unsigned short rows, unsigned short columns);
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
+int lcd_socketpair_cloexec(int fds[2]);
+/// Sends / receives one descriptor over a unix socket (SCM_RIGHTS). Receive returns it, or -1.
+int lcd_send_fd(int socket, int fd);
+int lcd_receive_fd(int socket);
 /// pipe2(2) with O_CLOEXEC.
 int lcd_pipe_cloexec(int fds[2]);
 /// mount(2) and umount2(2).

@@ -42,9 +42,6 @@ struct ContainerPlanner: Sendable {
         guard process.cwd != "/proc", !process.cwd.hasPrefix("/proc/") else {
             throw ContainerError.invalidSpec(path: "$.process.cwd", reason: "must not be inside /proc")
         }
-        if process.terminal == true {
-            throw ContainerError.unsupported(feature: "$.process.terminal", reason: "terminals are not implemented yet; set it to false")
-        }
         guard let root = spec.root else { throw ContainerError.invalidSpec(path: "$.root", reason: "required") }
         guard root.path.hasPrefix("/") else {
             throw ContainerError.invalidSpec(path: "$.root.path", reason: "must be an absolute path (there is no bundle directory to resolve \"\(root.path)\" against)")
@@ -132,6 +129,14 @@ struct ContainerPlanner: Sendable {
         }
         plan.capabilities = try process.capabilities.map(SecurityPlanner.capabilities)
         plan.noNewPrivileges = process.noNewPrivileges ?? false
+        plan.terminal = process.terminal ?? false
+        if let size = process.consoleSize {
+            guard size.height <= UInt(UInt16.max), size.width <= UInt(UInt16.max) else {
+                throw ContainerError.invalidSpec(path: "$.process.consoleSize", reason: "at most 65535 in each dimension")
+            }
+            plan.terminalRows = UInt16(size.height)
+            plan.terminalColumns = UInt16(size.width)
+        }
         plan.seccomp = try linux.seccomp.map(SeccompCompiler.compile)
         return plan
     }

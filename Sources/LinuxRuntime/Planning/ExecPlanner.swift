@@ -15,9 +15,6 @@ extension ContainerPlanner {
         guard let program = process.args.first, !program.isEmpty else {
             throw ContainerError.invalidArgument(name: "process.args", reason: "must name the program to run")
         }
-        if process.terminal {
-            throw ContainerError.unsupported(feature: "process.terminal", reason: "terminals are not implemented yet; set it to false")
-        }
         let cwd = process.cwd ?? base.cwd
         guard cwd.hasPrefix("/"), cwd != "/proc", !cwd.hasPrefix("/proc/") else {
             throw ContainerError.invalidArgument(name: "process.cwd", reason: "must be an absolute path outside /proc, not \"\(cwd)\"")
@@ -34,6 +31,7 @@ extension ContainerPlanner {
         plan.capabilities = try capabilities.map(SecurityPlanner.capabilities)
         plan.noNewPrivileges = process.noNewPrivileges ?? base.noNewPrivileges ?? false
         plan.seccomp = try spec.linux?.seccomp.map(SeccompCompiler.compile)
+        plan.terminal = process.terminal
         return plan
     }
 }

@@ -130,7 +130,8 @@ final class Helper {
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setsigdefault(&attributes, &all)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup("init"), nil]
+        // Named for what it is, not for the sealed copy's /proc/self/fd path.
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("lcd-shim"), strdup("init"), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [nil]
         defer { for arg in argv { free(arg) } }
         return posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
