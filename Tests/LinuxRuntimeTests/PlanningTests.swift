@@ -99,11 +99,19 @@ final class PlanningTests: XCTestCase {
         XCTAssertEqual(plan.devices.filter { $0.path == "/dev/null" }.map(\.bindFromHost), [false])
     }
 
-    func testUnsupportedFeaturesSaySo() {
+    func testTerminalAndConsoleSize() throws {
         var spec = self.spec()
         spec.process?.terminal = true
-        XCTAssertThrowsError(try plan(spec)) { XCTAssertTrue("\($0)".contains("terminal")) }
-        spec = self.spec()
+        spec.process?.consoleSize = .init(height: 24, width: 80)
+        let plan = try plan(spec)
+        XCTAssertTrue(plan.terminal)
+        XCTAssertEqual(plan.terminalRows, 24)
+        XCTAssertEqual(plan.terminalColumns, 80)
+        XCTAssertEqual(try Plan(decoding: plan.encoded()), plan)
+    }
+
+    func testUnsupportedFeaturesSaySo() {
+        var spec = self.spec()
         spec.linux?.namespaces?.append(.init(type: .user))
         XCTAssertThrowsError(try plan(spec)) { error in
             guard case .unsupported? = error as? ContainerError else { return XCTFail("\(error)") }
