@@ -139,6 +139,8 @@ void lcd_reset_signals(void) {
 }
 unsigned long long lcd_makedev(unsigned int major, unsigned int minor) { return makedev(major, minor); }
 int lcd_mknod(const char *path, unsigned int mode, unsigned long long dev) { return mknod(path, mode, (dev_t)dev); }
+int lcd_set_all_uids(unsigned int id) { return setresuid(id, id, id); }
+int lcd_set_all_gids(unsigned int id) { return setresgid(id, id, id); }
 int lcd_setgroups(size_t count, const unsigned int *groups) { return setgroups(count, (const gid_t *)groups); }
 int lcd_capset(unsigned long long effective, unsigned long long permitted, unsigned long long inheritable) {
     struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };

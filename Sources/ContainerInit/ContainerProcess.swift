@@ -61,13 +61,22 @@ enum ContainerProcess {
             close(container)
             return finish(plan, terminalSocket: terminalSocket, fail: fail, sys: sys)
         }
-        for join in plan.joinNamespaces {
+        // A user namespace first: the others are joined with its privileges.
+        for join in plan.joinNamespaces.sorted(by: { ($0.type == LCD_CLONE_NEWUSER ? 0 : 1) < ($1.type == LCD_CLONE_NEWUSER ? 0 : 1) }) {
             let fd = open(join.path, O_RDONLY | O_CLOEXEC)
             if fd < 0 || lcd_setns(fd, join.type) != 0 {
                 let code = errno
                 fail(StartFailure(kind: "spec", location: join.specPath, errno: code, message: "cannot join namespace \(join.path): \(errnoText(code))"))
             }
             close(fd)
+        }
+        // In a user namespace, become its root before building anything, so that what we create
+        // belongs to a mapped id (container root must be mapped).
+        if plan.createNamespaces & LCD_CLONE_NEWUSER != 0 || plan.joinNamespaces.contains(where: { $0.type == LCD_CLONE_NEWUSER }) {
+            if lcd_set_all_gids(0) != 0 || lcd_set_all_uids(0) != 0 {
+                let code = errno
+                fail(StartFailure(kind: "spec", location: "$.linux.uidMappings", errno: code, message: "cannot become root in the user namespace (is container id 0 mapped?): \(errnoText(code))"))
+            }
         }
         // Unshared only now, so that the namespace's root is the container's own cgroup.
         if plan.createNamespaces & LCD_CLONE_NEWCGROUP != 0, lcd_unshare(LCD_CLONE_NEWCGROUP) != 0 { sys("unshare cgroup namespace") }

@@ -40,6 +40,10 @@ public struct Plan: Equatable, Sendable {
     /// nil: the process keeps the helper's capabilities (the spec gave none).
     public var capabilities: CapabilitySets?
     public var noNewPrivileges = false
+    /// `containerID hostID size` ranges written to /proc/<pid>/uid_map and gid_map by the
+    /// helper when the plan creates a user namespace.
+    public var uidMappings: [IDRange] = []
+    public var gidMappings: [IDRange] = []
     /// Give the process a pty from the container's devpts (bound to /dev/console for an init).
     public var terminal = false
     /// Initial terminal size (rows, columns); 0 for the kernel's default.
@@ -88,6 +92,17 @@ public struct Plan: Equatable, Sendable {
     public var stderrPath: String { "\(stateDirectory)/\(processName)-stderr" }
     public var controlPath: String { "\(stateDirectory)/\(processName)-control" }
     public var exitPath: String { "\(stateDirectory)/\(processName)-exit" }
+}
+
+public struct IDRange: Equatable, Sendable {
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var size: UInt32
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+        self.containerID = containerID
+        self.hostID = hostID
+        self.size = size
+    }
 }
 
 public struct Sysctl: Equatable, Sendable {
@@ -269,6 +284,10 @@ extension Plan {
         out.put(noNewPrivileges)
         out.put(Int(joinPid)); out.put(Int(joinFlags))
         out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns))
+        for ranges in [uidMappings, gidMappings] {
+            out.put(ranges.count)
+            for r in ranges { out.put(Int(r.containerID)); out.put(Int(r.hostID)); out.put(Int(r.size)) }
+        }
         out.put(seccomp != nil)
         if let seccomp {
             out.put(Int(seccomp.flags))
@@ -329,6 +348,13 @@ extension Plan {
         terminal = try r.bool()
         terminalRows = UInt16(truncatingIfNeeded: try r.int())
         terminalColumns = UInt16(truncatingIfNeeded: try r.int())
+        for index in 0..<2 {
+            var ranges: [IDRange] = []
+            for _ in 0..<(try r.count()) {
+                ranges.append(IDRange(containerID: UInt32(truncatingIfNeeded: try r.int()), hostID: UInt32(truncatingIfNeeded: try r.int()), size: UInt32(truncatingIfNeeded: try r.int())))
+            }
+            if index == 0 { uidMappings = ranges } else { gidMappings = ranges }
+        }
         if try r.bool() {
             let flags = UInt32(try r.int())
             var bytes: [UInt8] = []

@@ -86,6 +86,20 @@ public enum Supervisor {
             report("error " + StartFailure(kind: "sys", location: "clone", errno: errno, message: "cannot create the container process: \(errnoText(errno))").line)
             _exit(1)
         }
+        // A new user namespace gets its id maps from us, outside, before the process runs.
+        for (file, ranges) in [("uid_map", plan.uidMappings), ("gid_map", plan.gidMappings)] where !ranges.isEmpty {
+            let text = ranges.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+            let fd = open("/proc/\(pid)/\(file)", O_WRONLY | O_CLOEXEC)
+            if fd < 0 || !writeAll(fd, text) {
+                let code = errno
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                report("error " + StartFailure(kind: "spec", location: file == "uid_map" ? "$.linux.uidMappings" : "$.linux.gidMappings", errno: code, message: "cannot write \(file): \(errnoText(code))").line)
+                _exit(1)
+            }
+            close(fd)
+        }
         if !plan.cgroupPath.isEmpty {
             let procs = open(plan.cgroupPath + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
             if procs < 0 || !writeAll(procs, "\(pid)") {

@@ -87,6 +87,11 @@ public final class LinuxClient: Client {
             throw ContainerError.unsupported(feature: "restore from a checkpoint", reason: "CRIU support is not implemented yet")
         }
         try Self.validate(id)
+        guard geteuid() == 0 else {
+            throw ContainerError.unsupported(
+                feature: "rootless containers",
+                reason: "the daemon runs as uid \(geteuid()); creating containers needs root (rootless mode — a user namespace, no cgroup writes, delegated subuid ranges — is not implemented)")
+        }
         let options = self.options.applying(callOptions)
         try containers.withLock { map in
             guard map[id] == nil else { throw ContainerError.alreadyExists(containerID: id) }

@@ -112,7 +112,7 @@ final class PlanningTests: XCTestCase {
 
     func testUnsupportedFeaturesSaySo() {
         var spec = self.spec()
-        spec.linux?.namespaces?.append(.init(type: .user))
+        spec.linux?.namespaces?.append(.init(type: .time))
         XCTAssertThrowsError(try plan(spec)) { error in
             guard case .unsupported? = error as? ContainerError else { return XCTFail("\(error)") }
         }

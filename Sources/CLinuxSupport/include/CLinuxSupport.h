@@ -65,6 +65,9 @@ void lcd_reset_signals(void);
 unsigned long long lcd_makedev(unsigned int major, unsigned int minor);
 /// mknod(2).
 int lcd_mknod(const char *path, unsigned int mode, unsigned long long dev);
+/// setresuid(2)/setresgid(2) to `id` for all three ids.
+int lcd_set_all_uids(unsigned int id);
+int lcd_set_all_gids(unsigned int id);
 /// setgroups(2).
 int lcd_setgroups(size_t count, const unsigned int *groups);
 

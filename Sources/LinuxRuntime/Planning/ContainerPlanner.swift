@@ -67,8 +67,7 @@ struct ContainerPlanner: Sendable {
             case .ipc: flag = LCD_CLONE_NEWIPC
             case .uts: flag = LCD_CLONE_NEWUTS
             case .cgroup: flag = LCD_CLONE_NEWCGROUP
-            case .user:
-                throw ContainerError.unsupported(feature: "\(path) (user namespace)", reason: "user namespaces are not implemented yet")
+            case .user: flag = LCD_CLONE_NEWUSER
             case .time:
                 throw ContainerError.unsupported(feature: "\(path) (time namespace)", reason: "time namespaces are not implemented yet")
             }
@@ -99,9 +98,18 @@ struct ContainerPlanner: Sendable {
             }
         }
 
+        let userNamespace = create & LCD_CLONE_NEWUSER != 0
         var devices: [DeviceStep] = []
         for (index, device) in (linux.devices ?? []).enumerated() {
-            devices.append(try plan(device, at: "$.linux.devices[\(index)]"))
+            var step = try plan(device, at: "$.linux.devices[\(index)]")
+            if userNamespace {
+                // mknod is not allowed in a user namespace: bind the host's node instead.
+                guard probe(device.path) == false else {
+                    throw ContainerError.invalidSpec(path: "$.linux.devices[\(index)].path", reason: "in a user namespace a device is bound from the host, which has no \(device.path)")
+                }
+                step.bindFromHost = true
+            }
+            devices.append(step)
         }
         for (path, major, minor) in Self.defaultDevices where !devices.contains(where: { $0.path == path }) {
             devices.append(DeviceStep(path: path, mode: S_IFCHR | 0o666, major: major, minor: minor, bindFromHost: true))
@@ -116,6 +124,12 @@ struct ContainerPlanner: Sendable {
             uid: process.user.uid, gid: process.user.gid, additionalGids: process.user.additionalGids ?? [],
             cwd: process.cwd, args: args, env: env, searchPath: pathVariable.split(separator: ":").map(String.init),
             stateDirectory: stateDirectory)
+        if userNamespace {
+            plan.uidMappings = try Self.mappings(linux.uidMappings, key: "uidMappings")
+            plan.gidMappings = try Self.mappings(linux.gidMappings, key: "gidMappings")
+        } else if linux.uidMappings != nil || linux.gidMappings != nil, !joins.contains(where: { $0.type == LCD_CLONE_NEWUSER }) {
+            throw ContainerError.invalidSpec(path: "$.linux.uidMappings", reason: "mappings need a user namespace (add {\"type\": \"user\"} to linux.namespaces)")
+        }
         let created = Set((linux.namespaces ?? []).filter { ($0.path ?? "").isEmpty }.map(\.type))
         plan.sysctls = try SecurityPlanner.sysctls(linux.sysctl ?? [:], ownNamespaces: created)
         plan.readonlyPaths = linux.readonlyPaths ?? []
@@ -139,6 +153,26 @@ struct ContainerPlanner: Sendable {
         }
         plan.seccomp = try linux.seccomp.map(SeccompCompiler.compile)
         return plan
+    }
+
+    /// The id ranges of a new user namespace: required, non-empty, not overlapping on either side.
+    static func mappings(_ list: [Spec.IDMapping]?, key: String) throws -> [IDRange] {
+        guard let list, !list.isEmpty else {
+            throw ContainerError.invalidSpec(path: "$.linux.\(key)", reason: "a new user namespace needs at least one mapping")
+        }
+        guard list.count <= 340 else { throw ContainerError.invalidSpec(path: "$.linux.\(key)", reason: "the kernel takes at most 340 mappings") }
+        for (index, mapping) in list.enumerated() {
+            guard mapping.size > 0 else { throw ContainerError.invalidSpec(path: "$.linux.\(key)[\(index)].size", reason: "must be at least 1") }
+            for (other, earlier) in list[..<index].enumerated() {
+                func overlaps(_ a: UInt32, _ b: UInt32) -> Bool {
+                    UInt64(a) < UInt64(b) + UInt64(earlier.size) && UInt64(b) < UInt64(a) + UInt64(mapping.size)
+                }
+                if overlaps(mapping.containerID, earlier.containerID) || overlaps(mapping.hostID, earlier.hostID) {
+                    throw ContainerError.invalidSpec(path: "$.linux.\(key)[\(index)]", reason: "overlaps \(key)[\(other)]")
+                }
+            }
+        }
+        return list.map { IDRange(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
     }
 
     private func plan(_ mount: Spec.Mount, at path: String) throws -> MountStep {
