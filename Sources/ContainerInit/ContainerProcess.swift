@@ -44,15 +44,17 @@ enum ContainerProcess {
             fail(StartFailure(kind: "sys", location: operation, errno: code, message: "\(operation): \(errnoText(code))"))
         }
 
-        // Wait until the helper has placed us in the container's cgroup.
-        guard readExactly(goPipe, 1) != nil else { _exit(1) }
-        close(goPipe)
+        // Wait until the helper has placed us in the container's cgroup; it sends our host pid
+        // along (4 bytes, little-endian) for the hooks' state.
+        guard let go = readExactly(goPipe, 5) else { _exit(1) }
+        let hostPid = pid_t(go[1]) | pid_t(go[2]) << 8 | pid_t(go[3]) << 16 | pid_t(go[4]) << 24
         if setsid() < 0 { sys("setsid") }
         for (target, fd) in [stdio.0, stdio.1, stdio.2].enumerated() {
             if dup2(fd, Int32(target)) < 0 { sys("dup2 stdio") }
         }
 
         if plan.joinPid > 0 {
+            close(goPipe)
             // Exec: every namespace of the container at once, through its init's pidfd. Not
             // dumpable until exec, so the container cannot reach this process's /proc files
             // (its exe is the helper binary) while it is inside.
@@ -83,7 +85,20 @@ enum ContainerProcess {
 
         let rootfs = RootfsBuilder(plan: plan, kernel: LinuxKernel())
         do {
-            try rootfs.build()
+            try rootfs.build(pivot: false)
+        } catch {
+            fail(StartFailure(kind: "spec", location: error.specPath, errno: error.error.errno, message: error.error.description))
+        }
+        // prestart and createRuntime run in the helper (the runtime's namespaces) now; then
+        // createContainer here, in the container's namespaces, before pivot_root.
+        if !plan.createRuntimeHooks.isEmpty {
+            writeAll(errorPipe, "hooks\n")
+            guard readExactly(goPipe, 1) != nil else { _exit(1) }
+        }
+        close(goPipe)
+        if let failure = Hooks.run(plan.createContainerHooks, state: Hooks.state(plan, status: "creating", pid: hostPid)) { fail(failure) }
+        do {
+            try rootfs.pivotRoot()
         } catch {
             fail(StartFailure(kind: "spec", location: error.specPath, errno: error.error.errno, message: error.error.description))
         }
@@ -102,6 +117,7 @@ enum ContainerProcess {
         }
         if let hostname = plan.hostname, lcd_sethostname(hostname, hostname.utf8.count) != 0 { sys("sethostname") }
         if let domainname = plan.domainname, lcd_setdomainname(domainname, domainname.utf8.count) != 0 { sys("setdomainname") }
+        if let failure = Hooks.run(plan.startContainerHooks, state: Hooks.state(plan, status: "created", pid: hostPid)) { fail(failure) }
         finish(plan, terminalSocket: terminalSocket, fail: fail, sys: sys)
     }
 

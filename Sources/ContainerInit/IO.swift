@@ -31,6 +31,16 @@ func readExactly(_ fd: Int32, _ count: Int) -> [UInt8]? {
     return buffer
 }
 
+/// One read: what is there (empty at EOF or on error).
+func readSome(_ fd: Int32) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        return n > 0 ? Array(buffer[..<n]) : []
+    }
+}
+
 /// Reads until EOF.
 func readToEnd(_ fd: Int32) -> [UInt8] {
     var all: [UInt8] = []

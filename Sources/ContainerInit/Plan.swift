@@ -40,6 +40,16 @@ public struct Plan: Equatable, Sendable {
     /// nil: the process keeps the helper's capabilities (the spec gave none).
     public var capabilities: CapabilitySets?
     public var noNewPrivileges = false
+    /// Hooks run by the helper in the runtime's namespaces before pivot_root (prestart, then
+    /// createRuntime), by the process in the container's before pivot_root (createContainer)
+    /// and after it (startContainer), and by the helper after the start (poststart).
+    public var createRuntimeHooks: [HookStep] = []
+    public var createContainerHooks: [HookStep] = []
+    public var startContainerHooks: [HookStep] = []
+    public var poststartHooks: [HookStep] = []
+    /// The state JSON hooks read on stdin, without its closing brace: the helper adds
+    /// `"status"` and `"pid"`.
+    public var stateJSONPrefix = ""
     /// `containerID hostID size` ranges written to /proc/<pid>/uid_map and gid_map by the
     /// helper when the plan creates a user namespace.
     public var uidMappings: [IDRange] = []
@@ -92,6 +102,23 @@ public struct Plan: Equatable, Sendable {
     public var stderrPath: String { "\(stateDirectory)/\(processName)-stderr" }
     public var controlPath: String { "\(stateDirectory)/\(processName)-control" }
     public var exitPath: String { "\(stateDirectory)/\(processName)-exit" }
+}
+
+public struct HookStep: Equatable, Sendable {
+    public var path: String
+    public var args: [String]
+    public var env: [String]
+    /// Seconds; 0 for none.
+    public var timeout: Int
+    /// `$.hooks.createRuntime[0]`, for errors.
+    public var specPath: String
+    public init(path: String, args: [String], env: [String], timeout: Int, specPath: String) {
+        self.path = path
+        self.args = args
+        self.env = env
+        self.timeout = timeout
+        self.specPath = specPath
+    }
 }
 
 public struct IDRange: Equatable, Sendable {
@@ -284,6 +311,11 @@ extension Plan {
         out.put(noNewPrivileges)
         out.put(Int(joinPid)); out.put(Int(joinFlags))
         out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns))
+        for hooks in [createRuntimeHooks, createContainerHooks, startContainerHooks, poststartHooks] {
+            out.put(hooks.count)
+            for h in hooks { out.put(h.path); out.putList(h.args); out.putList(h.env); out.put(h.timeout); out.put(h.specPath) }
+        }
+        out.put(stateJSONPrefix)
         for ranges in [uidMappings, gidMappings] {
             out.put(ranges.count)
             for r in ranges { out.put(Int(r.containerID)); out.put(Int(r.hostID)); out.put(Int(r.size)) }
@@ -348,6 +380,16 @@ extension Plan {
         terminal = try r.bool()
         terminalRows = UInt16(truncatingIfNeeded: try r.int())
         terminalColumns = UInt16(truncatingIfNeeded: try r.int())
+        var hookLists: [[HookStep]] = []
+        for _ in 0..<4 {
+            var hooks: [HookStep] = []
+            for _ in 0..<(try r.count()) {
+                hooks.append(HookStep(path: try r.string(), args: try r.list(), env: try r.list(), timeout: try r.int(), specPath: try r.string()))
+            }
+            hookLists.append(hooks)
+        }
+        (createRuntimeHooks, createContainerHooks, startContainerHooks, poststartHooks) = (hookLists[0], hookLists[1], hookLists[2], hookLists[3])
+        stateJSONPrefix = try r.string()
         for index in 0..<2 {
             var ranges: [IDRange] = []
             for _ in 0..<(try r.count()) {

@@ -16,7 +16,8 @@ public struct RootfsBuilder {
         public var error: SyscallError
     }
 
-    public func build() throws(Failure) {
+    /// Everything up to pivot_root, then pivot_root unless `pivot` is false.
+    public func build(pivot: Bool = true) throws(Failure) {
         let root = plan.rootfs
         // Keep our mounts from propagating back to the host.
         try step("$.linux.rootfsPropagation") { () throws(SyscallError) in
@@ -33,7 +34,12 @@ public struct RootfsBuilder {
             try step("$.linux.devices") { () throws(SyscallError) in try create(device) }
         }
         try step("$.mounts") { () throws(SyscallError) in try linkDev() }
-        try step("$.root.path") { () throws(SyscallError) in try kernel.pivotRoot(root) }
+        if pivot { try pivotRoot() }
+    }
+
+    /// Makes the rootfs the root (after the createContainer hooks, which see the host's paths).
+    public func pivotRoot() throws(Failure) {
+        try step("$.root.path") { () throws(SyscallError) in try kernel.pivotRoot(plan.rootfs) }
     }
 
     /// After pivot_root and the sysctls: read-only paths, masked paths, a read-only root.

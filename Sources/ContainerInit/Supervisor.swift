@@ -112,15 +112,31 @@ public enum Supervisor {
             }
             close(procs)
         }
-        writeAll(goPipe[1], [1])
-        close(goPipe[1])
+        writeAll(goPipe[1], [1] + (0..<4).map { UInt8(truncatingIfNeeded: pid >> ($0 * 8)) })
         // The error pipe closes on exec (close-on-exec): EOF means the program is running.
-        let failure = readToEnd(errorPipe[0])
+        // Before that the process may ask for the runtime-namespace hooks ("hooks"), or fail.
+        var lines = ""
+        while true {
+            let chunk = readSome(errorPipe[0])
+            if chunk.isEmpty { break }
+            lines += String(decoding: chunk, as: UTF8.self)
+            guard lines.hasPrefix("hooks\n") else { continue }
+            lines.removeFirst(6)
+            if let failure = Hooks.run(plan.createRuntimeHooks, state: Hooks.state(plan, status: "creating", pid: pid)) {
+                kill(pid, SIGKILL)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+                report("error " + failure.line)
+                _exit(1)
+            }
+            writeAll(goPipe[1], [1])
+        }
+        close(goPipe[1])
         close(errorPipe[0])
-        if !failure.isEmpty {
+        if !lines.isEmpty {
             var status: Int32 = 0
             waitpid(pid, &status, 0)
-            report("error " + String(decoding: failure, as: UTF8.self).split(separator: "\n").first.map(String.init)!)
+            report("error " + (lines.split(separator: "\n").first.map(String.init) ?? lines))
             _exit(1)
         }
         // The child sent the pty master before it exec'd.
@@ -134,6 +150,10 @@ public enum Supervisor {
                 _exit(1)
             }
             _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        }
+        // poststart: after the program runs, before the start is reported; failures only warn.
+        for hook in plan.poststartHooks {
+            if let failure = Hooks.run(hook, state: Hooks.state(plan, status: "running", pid: pid)) { report("warning " + failure.line.dropLast()) }
         }
         report("started \(pid)")
         // Not reaped before the daemon watches it, so its pid cannot be reused meanwhile.

@@ -45,6 +45,9 @@ public final class LinuxClient: Client {
         /// CLONE_NEW* flags of every namespace the container has (created or joined): an exec joins them all.
         let namespaceFlags: Int32
         let helperPath: String
+        /// Run by the daemon once the container is gone, with `stateDocument` on stdin.
+        let poststop: [Spec.Hook]
+        let stateDocument: String
         var execs: [String: Exec] = [:]
         var paused = false
         /// Set when `create` itself ends the container (its backend refused the start).
@@ -106,6 +109,7 @@ public final class LinuxClient: Client {
             try host.check(files)
             let helperPath = try Helper.sealedCopy(of: options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get())
             var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
+            let poststop = try planner.planHooks(spec, into: &plan, containerID: id, bundle: stateDirectory)
             if FileManager.default.fileExists(atPath: stateDirectory) {
                 throw ContainerError.alreadyExists(containerID: id)  // a record of an earlier daemon: restore or remove it
             }
@@ -126,11 +130,15 @@ public final class LinuxClient: Client {
             // 4. The helper, detached and holding the FIFOs; then our ends, for the caller.
             let helper = try Helper(executable: helperPath, plan: plan)
             cleanup.add { helper.abandon() }
+            // From here a failure still ends the lifecycle properly: poststop hooks run.
+            let stateDocument = plan.stateJSONPrefix + ",\"status\":\"stopped\"}"
+            cleanup.addLast { [logger] in PoststopHooks.run(poststop, state: stateDocument, logger: logger, containerID: id) }
             let io = try Self.openStdio(plan)
             try await attachStdio(io)
 
             // 5. The process. The helper reaps nothing until acknowledged, so the pid is ours.
-            let initPid = try helper.start()
+            let (initPid, warnings) = try helper.start()
+            for warning in warnings { logger.warning("\(warning)", metadata: ["container": "\(id)"]) }
             let initPidFD = lcd_pidfd_open(initPid, 0)
             let helperPidFD = lcd_pidfd_open(helper.pid, 0)
             guard helperPidFD >= 0 else {
@@ -142,7 +150,7 @@ public final class LinuxClient: Client {
                 $0[id] = .running(Container(
                     spec: spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: initPid, initPidFD: initPidFD,
                     watch: watch, namespaceFlags: plan.createNamespaces | plan.joinNamespaces.reduce(0) { $0 | $1.type },
-                    helperPath: helperPath))
+                    helperPath: helperPath, poststop: poststop, stateDocument: stateDocument))
             }
             cleanup.cancel()
             helper.acknowledge()
@@ -187,6 +195,7 @@ public final class LinuxClient: Client {
         for watch in execWatches { _ = watch.finished.waitBlocking(timeout: .seconds(5)) }
         container.cgroup?.remove()
         Self.removeStateDirectory(container.stateDirectory)
+        PoststopHooks.run(container.poststop, state: container.stateDocument, logger: logger, containerID: id)
         if container.initPidFD >= 0 { close(container.initPidFD) }
         // Read under the lock: `create` may have marked it silent since we looked.
         let silent = containers.withLock { map -> Bool in
@@ -269,7 +278,7 @@ public final class LinuxClient: Client {
             let helper = try Helper(executable: container.helperPath, plan: plan)
             cleanup.add { helper.abandon() }
             let io = try Self.openStdio(plan)
-            let pid = try helper.start()
+            let (pid, _) = try helper.start()
             let pidfd = lcd_pidfd_open(pid, 0)
             let helperPidFD = lcd_pidfd_open(helper.pid, 0)
             guard helperPidFD >= 0 else {
@@ -462,6 +471,8 @@ public final class LinuxClient: Client {
 struct Cleanup {
     private var steps: [() -> Void] = []
     mutating func add(_ step: @escaping () -> Void) { steps.append(step) }
+    /// A step that runs after all the others.
+    mutating func addLast(_ step: @escaping () -> Void) { steps.insert(step, at: 0) }
     mutating func cancel() { steps = [] }
     func run() { for step in steps.reversed() { step() } }
 }

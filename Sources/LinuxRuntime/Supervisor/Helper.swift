@@ -49,12 +49,18 @@ final class Helper {
 
     deinit { abandon() }
 
-    /// Lets the container process run; returns its host pid.
-    func start(timeout: Duration = .seconds(30)) throws -> pid_t {
+    /// Lets the container process run; returns its host pid and the helper's warnings (failed
+    /// poststart hooks).
+    func start(timeout: Duration = .seconds(300)) throws -> (pid: pid_t, warnings: [String]) {
         guard write([UInt8(ascii: "s")]) else { throw ContainerError.systemCallFailed(operation: "start helper", errno: .init(rawValue: errno)) }
-        let line = try readLine(timeout: timeout)
+        var warnings: [String] = []
+        var line = try readLine(timeout: timeout)
+        while line.hasPrefix("warning ") {
+            warnings.append(String(line.dropFirst(8)))
+            line = try readLine(timeout: timeout)
+        }
         guard line.hasPrefix("started "), let pid = pid_t(line.dropFirst(8)) else { throw Self.failure(line, executable: "lcd-shim") }
-        return pid
+        return (pid, warnings)
     }
 
     /// Tells the helper the daemon watches the process; it may reap it from now on.
