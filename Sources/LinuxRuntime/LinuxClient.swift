@@ -48,6 +48,8 @@ public final class LinuxClient: Client {
         /// Run by the daemon once the container is gone, with `stateDocument` on stdin.
         let poststop: [Spec.Hook]
         let stateDocument: String
+        /// What is on disk for a later daemon (record.json).
+        var record: ContainerRecord
         var execs: [String: Exec] = [:]
         var paused = false
         /// Set when `create` itself ends the container (its backend refused the start).
@@ -107,7 +109,8 @@ public final class LinuxClient: Client {
             let relativeCgroup = spec.linux?.cgroupsPath ?? "\(options.cgroupParent)/\(id)"
             let files = try spec.linux?.resources.map { try CgroupFiles.from($0) } ?? CgroupFiles()
             try host.check(files)
-            let helperPath = try Helper.sealedCopy(of: options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get())
+            let helperExecutable = try options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get()
+            let helperPath = try Helper.sealedCopy(of: helperExecutable)
             var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
             let poststop = try planner.planHooks(spec, into: &plan, containerID: id, bundle: stateDirectory)
             if FileManager.default.fileExists(atPath: stateDirectory) {
@@ -146,11 +149,18 @@ public final class LinuxClient: Client {
                 throw ContainerError.systemCallFailed(operation: "pidfd_open lcd-shim \(helper.pid)", errno: .init(rawValue: errno))
             }
             let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
+            let namespaceFlags = plan.createNamespaces | plan.joinNamespaces.reduce(0) { $0 | $1.type }
+            let record = ContainerRecord(
+                id: id, spec: spec, stateDirectory: stateDirectory, cgroupPath: cgroup.path, cgroupCreated: cgroup.created,
+                cgroupAncestors: cgroup.createdAncestors, initPid: initPid, initStartTime: processStartTime(initPid) ?? 0,
+                helperPid: helper.pid, helperStartTime: processStartTime(helper.pid) ?? 0, helperExecutable: helperExecutable,
+                namespaceFlags: namespaceFlags, poststop: poststop, stateDocument: stateDocument)
+            try record.write()
             containers.withLock {
                 $0[id] = .running(Container(
                     spec: spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: initPid, initPidFD: initPidFD,
-                    watch: watch, namespaceFlags: plan.createNamespaces | plan.joinNamespaces.reduce(0) { $0 | $1.type },
-                    helperPath: helperPath, poststop: poststop, stateDocument: stateDocument))
+                    watch: watch, namespaceFlags: namespaceFlags, helperPath: helperPath, poststop: poststop,
+                    stateDocument: stateDocument, record: record))
             }
             cleanup.cancel()
             helper.acknowledge()
@@ -286,12 +296,15 @@ public final class LinuxClient: Client {
                 throw ContainerError.systemCallFailed(operation: "pidfd_open lcd-shim \(helper.pid)", errno: .init(rawValue: errno))
             }
             let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
-            containers.withLock { map in
-                if case .running(var current)? = map[id] {
-                    current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
-                    map[id] = .running(current)
-                }
+            let record = containers.withLock { map -> ContainerRecord? in
+                guard case .running(var current)? = map[id] else { return nil }
+                current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
+                current.record.execs[name] = .init(pid: pid, startTime: processStartTime(pid) ?? 0, helperPid: helper.pid,
+                                                   helperStartTime: processStartTime(helper.pid) ?? 0, terminal: plan.terminal)
+                map[id] = .running(current)
+                return current.record
             }
+            try? record?.write()
             cleanup.cancel()
             helper.acknowledge()
             let finalPlan = plan
@@ -320,11 +333,13 @@ public final class LinuxClient: Client {
         let recorded = try? String(contentsOfFile: plan.exitPath, encoding: .utf8)
         let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 255
         for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath, plan.exitPath] { unlink(path) }
-        let exec = containers.withLock { map -> Exec? in
-            guard case .running(var container)? = map[id] else { return nil }
+        let (exec, record) = containers.withLock { map -> (Exec?, ContainerRecord?) in
+            guard case .running(var container)? = map[id] else { return (nil, nil) }
             defer { map[id] = .running(container) }
-            return container.execs.removeValue(forKey: name)
+            container.record.execs.removeValue(forKey: name)
+            return (container.execs.removeValue(forKey: name), container.record)
         }
+        try? record?.write()
         if let exec, exec.pidfd >= 0 { close(exec.pidfd) }
         dispatcher.post(id, StateInfo(state: .exitProcess, pid: pid, exitCode: status, processID: name))
         exec?.watch?.finish()
@@ -358,11 +373,116 @@ public final class LinuxClient: Client {
         }
     }
 
-    public func restore(containerID id: String, attachStdio: @escaping StdioCallback, options: [CreateOption]) async throws {
-        if case .running? = containers.withLock({ $0[id] }) {
-            throw ContainerError.invalidState(containerID: id, state: "already attached", operation: "restore")
+    public func restore(containerID id: String, attachStdio: @escaping StdioCallback, options callOptions: [CreateOption]) async throws {
+        try Self.validate(id)
+        let options = self.options.applying(callOptions)
+        let stateDirectory = options.stateDirectory + "/" + id
+        try containers.withLock { map in
+            if map[id] != nil { throw ContainerError.invalidState(containerID: id, state: "already attached", operation: "restore") }
+            map[id] = .creating
         }
-        throw ContainerError.notFound(containerID: id)
+        var restored = false
+        defer { if !restored { containers.withLock { map in if case .creating? = map[id] { map.removeValue(forKey: id) } } } }
+        guard let record = try ContainerRecord.read(stateDirectory: stateDirectory) else { throw ContainerError.notFound(containerID: id) }
+        let cgroup = record.cgroupPath.map { Cgroup.restored(path: $0, created: record.cgroupCreated, createdAncestors: record.cgroupAncestors) }
+
+        // Still running? The helper with the recorded start time, not a process that reused its pid.
+        let helperPidFD = processStartTime(record.helperPid) == record.helperStartTime ? lcd_pidfd_open(record.helperPid, 0) : -1
+        guard helperPidFD >= 0, processStartTime(record.helperPid) == record.helperStartTime else {
+            if helperPidFD >= 0 { close(helperPidFD) }
+            // It exited while no daemon watched: report what its helper recorded, then clean up.
+            try await reportExitWhileAway(record, cgroup: cgroup)
+            return
+        }
+        let initPidFD = processStartTime(record.initPid) == record.initStartTime ? lcd_pidfd_open(record.initPid, 0) : -1
+        var plan = Plan(containerID: id, rootfs: record.spec.root?.path ?? "/", args: ["-"], stateDirectory: stateDirectory)
+        plan.terminal = record.spec.process?.terminal ?? false
+        let io = try Self.openStdio(plan)
+        let helperPath = try (try? Helper.sealedCopy(of: record.helperExecutable)) ?? Helper.sealedCopy(of: defaultHelper.get())
+        let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
+        var container = Container(
+            spec: record.spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: record.initPid, initPidFD: initPidFD,
+            watch: watch, namespaceFlags: record.namespaceFlags, helperPath: helperPath, poststop: record.poststop,
+            stateDocument: record.stateDocument, record: record)
+        container.paused = cgroup?.isFrozen ?? false  // from the kernel, not a guess
+        let paused = container.paused
+
+        // Execs: watched again if running; reported if they exited meanwhile.
+        var finishedExecs: [(String, ContainerRecord.ExecRecord)] = []
+        for (name, exec) in record.execs.sorted(by: { $0.key < $1.key }) {
+            let execHelper = processStartTime(exec.helperPid) == exec.helperStartTime ? lcd_pidfd_open(exec.helperPid, 0) : -1
+            if execHelper >= 0 && processStartTime(exec.helperPid) == exec.helperStartTime {
+                let execWatch = ExitWatch(pidfd: execHelper, queue: monitorQueue)
+                let pidfd = processStartTime(exec.pid) == exec.startTime ? lcd_pidfd_open(exec.pid, 0) : -1
+                container.execs[name] = Exec(pid: exec.pid, terminal: exec.terminal, pidfd: pidfd, watch: execWatch)
+            } else {
+                if execHelper >= 0 { close(execHelper) }
+                container.record.execs.removeValue(forKey: name)
+                finishedExecs.append((name, exec))
+            }
+        }
+        containers.withLock { $0[id] = .running(container) }
+        restored = true
+        try? container.record.write()
+        for (name, exec) in finishedExecs {
+            execExited(id, name, pid: exec.pid, plan: Plan(containerID: id, rootfs: "/", args: ["-"], stateDirectory: stateDirectory, processName: name))
+        }
+        for (name, exec) in container.execs {
+            let execPlan = Plan(containerID: id, rootfs: "/", args: ["-"], stateDirectory: stateDirectory, processName: name)
+            let pid = exec.pid ?? 0
+            exec.watch?.start { [weak self] in self?.execExited(id, name, pid: pid, plan: execPlan) }
+        }
+        do {
+            try await attachStdio(io)
+        } catch {
+            logger.error("attachStdio failed on restore: \(error)", metadata: ["container": "\(id)"])
+        }
+        let started = dispatcher.post(id, StateInfo(state: .restore, pid: record.initPid), awaited: true)
+        if paused { dispatcher.post(id, StateInfo(state: .pause, pid: record.initPid)) }
+        watch.start { [weak self] in self?.exited(id) }
+        try await started.wait()
+
+        guard options.liveRestore else {
+            // Live restore off: stop it, as the original did (TERM, a grace period, KILL).
+            if paused { try? await resume(containerID: id) }
+            try? await signal(containerID: id, signal: SIGTERM)
+            let grace = options.stateChangeTimeout
+            if !(watch.finished.waitBlocking(timeout: grace)) { try? await signal(containerID: id, signal: SIGKILL) }
+            return
+        }
+    }
+
+    /// A container whose helper is gone: exec exits, then the init's exit, with the statuses on
+    /// disk (255 only if there is none, which is logged); then the cleanup a watching daemon does.
+    private func reportExitWhileAway(_ record: ContainerRecord, cgroup: Cgroup?) async throws {
+        let id = record.id
+        cgroup?.kill()
+        for (name, exec) in record.execs.sorted(by: { $0.key < $1.key }) {
+            let path = record.stateDirectory + "/\(name)-exit"
+            let status = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if status == nil { logger.error("no recorded exit status for exec \(name); reporting 255", metadata: ["container": "\(id)"]) }
+            for suffix in ["stdin", "stdout", "stderr", "control", "exit"] { unlink(record.stateDirectory + "/\(name)-\(suffix)") }
+            dispatcher.post(id, StateInfo(state: .exitProcess, pid: exec.pid, exitCode: status ?? 255, processID: name))
+        }
+        let recorded = try? String(contentsOfFile: record.stateDirectory + "/init-exit", encoding: .utf8)
+        let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if status == nil { logger.error("no recorded exit status; reporting 255", metadata: ["container": "\(id)"]) }
+        let oomKilled = (cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
+        cgroup?.remove()
+        Self.removeStateDirectory(record.stateDirectory)
+        PoststopHooks.run(record.poststop, state: record.stateDocument, logger: logger, containerID: id)
+        containers.withLock { map in if case .creating? = map[id] { map.removeValue(forKey: id) } }
+        if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: record.initPid)) }
+        try await dispatcher.deliver(id, StateInfo(state: .exit, pid: record.initPid, exitCode: status ?? 255, oomKilled: oomKilled))
+    }
+
+    /// Ids of the containers recorded in the state directory that this client is not attached
+    /// to: what a restarted daemon can `restore`.
+    public func containers(options callOptions: [CreateOption] = []) -> [String] {
+        let directory = options.applying(callOptions).stateDirectory
+        let attached = containers.withLock { Set($0.keys) }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return entries.filter { !attached.contains($0) && FileManager.default.fileExists(atPath: ContainerRecord.path(in: directory + "/" + $0)) }.sorted()
     }
 
     public func createCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?, exit: Bool) async throws {
@@ -431,7 +551,7 @@ public final class LinuxClient: Client {
     /// The files a container's state directory holds, then the directory: cheaper than a
     /// recursive removal on every exit. Anything unexpected falls back to the recursive one.
     static func removeStateDirectory(_ path: String) {
-        for name in ["init-stdin", "init-stdout", "init-stderr", "init-control", "init-exit"] { unlink(path + "/" + name) }
+        for name in ["init-stdin", "init-stdout", "init-stderr", "init-control", "init-exit", "record.json"] { unlink(path + "/" + name) }
         if rmdir(path) != 0 { try? FileManager.default.removeItem(atPath: path) }
     }
 

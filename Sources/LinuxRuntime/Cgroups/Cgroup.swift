@@ -38,6 +38,11 @@ final class Cgroup: Sendable {
     /// Ancestors this code created on the way down, deepest first: removed too once empty.
     let createdAncestors: [String]
 
+    /// A cgroup this or an earlier daemon made, taken over on restore.
+    static func restored(path: String, created: Bool, createdAncestors: [String]) -> Cgroup {
+        Cgroup(path: path, created: created, createdAncestors: createdAncestors)
+    }
+
     private init(path: String, created: Bool, createdAncestors: [String]) {
         self.path = path
         self.created = created
