@@ -127,7 +127,11 @@ public final class LinuxClient: Client {
 
             // 3. The cgroup, limited before the process joins it.
             let cgroup = try Cgroup.create(host: host, relative: relativeCgroup, files: files)
-            cleanup.add { cgroup.remove() }
+            Cgroup.rememberAncestors(cgroup.createdAncestors, stateDirectory: options.stateDirectory)
+            cleanup.add { [base = options.stateDirectory] in
+                cgroup.remove()
+                Cgroup.removeUnusedAncestors(stateDirectory: base)
+            }
             plan.cgroupPath = cgroup.path
 
             // 4. The helper, detached and holding the FIFOs; then our ends, for the caller.
@@ -205,6 +209,7 @@ public final class LinuxClient: Client {
         for watch in execWatches { _ = watch.finished.waitBlocking(timeout: .seconds(5)) }
         container.cgroup?.remove()
         Self.removeStateDirectory(container.stateDirectory)
+        Cgroup.removeUnusedAncestors(stateDirectory: (container.stateDirectory as NSString).deletingLastPathComponent)
         PoststopHooks.run(container.poststop, state: container.stateDocument, logger: logger, containerID: id)
         if container.initPidFD >= 0 { close(container.initPidFD) }
         // Read under the lock: `create` may have marked it silent since we looked.
@@ -333,7 +338,10 @@ public final class LinuxClient: Client {
         let recorded = try? String(contentsOfFile: plan.exitPath, encoding: .utf8)
         let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 255
         for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath, plan.exitPath] { unlink(path) }
+        // Removed and reported in one step under the lock: the init's exit handler either
+        // still finds this exec (and waits for it) or finds its exit-process already queued.
         let (exec, record) = containers.withLock { map -> (Exec?, ContainerRecord?) in
+            dispatcher.post(id, StateInfo(state: .exitProcess, pid: pid, exitCode: status, processID: name))
             guard case .running(var container)? = map[id] else { return (nil, nil) }
             defer { map[id] = .running(container) }
             container.record.execs.removeValue(forKey: name)
@@ -341,7 +349,6 @@ public final class LinuxClient: Client {
         }
         try? record?.write()
         if let exec, exec.pidfd >= 0 { close(exec.pidfd) }
-        dispatcher.post(id, StateInfo(state: .exitProcess, pid: pid, exitCode: status, processID: name))
         exec?.watch?.finish()
     }
 
@@ -470,6 +477,7 @@ public final class LinuxClient: Client {
         let oomKilled = (cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
         cgroup?.remove()
         Self.removeStateDirectory(record.stateDirectory)
+        Cgroup.removeUnusedAncestors(stateDirectory: (record.stateDirectory as NSString).deletingLastPathComponent)
         PoststopHooks.run(record.poststop, state: record.stateDocument, logger: logger, containerID: id)
         containers.withLock { map in if case .creating? = map[id] { map.removeValue(forKey: id) } }
         if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: record.initPid)) }

@@ -119,7 +119,7 @@ final class ExecTests: ContainerTestCase {
             XCTFail("bad name accepted")
         } catch ContainerError.invalidArgument {}
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(stateDirectory!)/frozen").sorted()
-        XCTAssertEqual(files, ["init-control", "init-stderr", "init-stdin", "init-stdout"], "a failed exec leaves no files")
+        XCTAssertEqual(files, ["init-control", "init-stderr", "init-stdin", "init-stdout", "record.json"], "a failed exec leaves no files")
         try await stop("frozen")
         XCTAssertEqual(backend.states(for: "frozen"), [.start, .pause, .resume, .exit])
     }

@@ -129,8 +129,33 @@ final class Cgroup: Sendable {
             try? wait(for: "populated", "0", timeout: timeout, operation: "empty cgroup")
         }
         if created { rmdir(path) }
-        // Fails with EBUSY while another container still uses the parent: that one removes it.
-        for ancestor in createdAncestors where rmdir(ancestor) != 0 { break }
+    }
+
+    /// Ancestors made by this code for any container are listed in `<state>/cgroup-ancestors`;
+    /// after each cleanup, those that are now empty are removed (rmdir fails on a cgroup still
+    /// in use), so the last container out removes a shared parent, whoever created it.
+    static func rememberAncestors(_ ancestors: [String], stateDirectory: String) {
+        guard !ancestors.isEmpty else { return }
+        let list = stateDirectory + "/cgroup-ancestors"
+        let known = Set(((try? String(contentsOfFile: list, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+        let added = ancestors.filter { !known.contains($0) }
+        guard !added.isEmpty, let handle = FileHandle(forWritingAtPath: list) ?? {
+            _ = FileManager.default.createFile(atPath: list, contents: nil, attributes: [.posixPermissions: 0o600])
+            return FileHandle(forWritingAtPath: list)
+        }() else { return }
+        handle.seekToEndOfFile()
+        handle.write(Data(added.map { $0 + "\n" }.joined().utf8))
+        try? handle.close()
+    }
+
+    static func removeUnusedAncestors(stateDirectory: String) {
+        let list = stateDirectory + "/cgroup-ancestors"
+        guard let text = try? String(contentsOfFile: list, encoding: .utf8) else { return }
+        // Deepest first: a parent can only go once its children are gone.
+        let remaining = text.split(separator: "\n").map(String.init).sorted { $0.count > $1.count }.filter { path in
+            rmdir(path) != 0 && errno != ENOENT
+        }
+        if remaining.isEmpty { unlink(list) } else { try? Data(remaining.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: list)) }
     }
 
     /// Host pids of every process in the cgroup and its descendants.
