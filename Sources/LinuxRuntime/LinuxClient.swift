@@ -54,6 +54,8 @@ public final class LinuxClient: Client {
         var paused = false
         /// Set when `create` itself ends the container (its backend refused the start).
         var silentExit = false
+        /// Set once the exit handler starts cleaning up: the record is no longer written.
+        var exiting = false
     }
 
     /// A process started by `addProcess`.
@@ -207,6 +209,9 @@ public final class LinuxClient: Client {
             return current.execs.values.compactMap(\.watch)
         }
         for watch in execWatches { _ = watch.finished.waitBlocking(timeout: .seconds(5)) }
+        containers.withLock { map in
+            if case .running(var current)? = map[id] { current.exiting = true; map[id] = .running(current) }
+        }
         container.cgroup?.remove()
         Self.removeStateDirectory(container.stateDirectory)
         Cgroup.removeUnusedAncestors(stateDirectory: (container.stateDirectory as NSString).deletingLastPathComponent)
@@ -301,15 +306,15 @@ public final class LinuxClient: Client {
                 throw ContainerError.systemCallFailed(operation: "pidfd_open lcd-shim \(helper.pid)", errno: .init(rawValue: errno))
             }
             let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
-            let record = containers.withLock { map -> ContainerRecord? in
-                guard case .running(var current)? = map[id] else { return nil }
+            containers.withLock { map in
+                guard case .running(var current)? = map[id] else { return }
                 current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
                 current.record.execs[name] = .init(pid: pid, startTime: processStartTime(pid) ?? 0, helperPid: helper.pid,
                                                    helperStartTime: processStartTime(helper.pid) ?? 0, terminal: plan.terminal)
                 map[id] = .running(current)
-                return current.record
+                // Under the lock, so no write can land while the exit handler removes the directory.
+                if !current.exiting { try? current.record.write() }
             }
-            try? record?.write()
             cleanup.cancel()
             helper.acknowledge()
             let finalPlan = plan
@@ -340,14 +345,14 @@ public final class LinuxClient: Client {
         for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath, plan.exitPath] { unlink(path) }
         // Removed and reported in one step under the lock: the init's exit handler either
         // still finds this exec (and waits for it) or finds its exit-process already queued.
-        let (exec, record) = containers.withLock { map -> (Exec?, ContainerRecord?) in
+        let exec = containers.withLock { map -> Exec? in
             dispatcher.post(id, StateInfo(state: .exitProcess, pid: pid, exitCode: status, processID: name))
-            guard case .running(var container)? = map[id] else { return (nil, nil) }
+            guard case .running(var container)? = map[id] else { return nil }
             defer { map[id] = .running(container) }
             container.record.execs.removeValue(forKey: name)
-            return (container.execs.removeValue(forKey: name), container.record)
+            if !container.exiting { try? container.record.write() }
+            return container.execs.removeValue(forKey: name)
         }
-        try? record?.write()
         if let exec, exec.pidfd >= 0 { close(exec.pidfd) }
         exec?.watch?.finish()
     }
