@@ -119,7 +119,7 @@ final class LifecycleTests: ContainerTestCase {
         try await Task.sleep(for: .milliseconds(300))
         let second = try await client.stats(containerID: "work")
         let before = try XCTUnwrap(first.cpu?.usageUsec), after = try XCTUnwrap(second.cpu?.usageUsec)
-        XCTAssertGreaterThan(after, before + 100_000, "a busy loop uses cpu")
+        XCTAssertGreaterThan(after, before + 30_000, "a busy loop uses cpu (at least 10% of 300 ms, even on a loaded machine)")
         XCTAssertEqual(second.network?.map(\.name).contains("lo"), true)
         let rows = try await client.summary(containerID: "work")
         XCTAssertEqual(Set(rows.map(\.pid)), Set(pids))
