@@ -458,8 +458,8 @@ public final class LinuxClient: Client {
             // Live restore off: stop it, as the original did (TERM, a grace period, KILL).
             if paused { try? await resume(containerID: id) }
             try? await signal(containerID: id, signal: SIGTERM)
-            let grace = options.stateChangeTimeout
-            if !(watch.finished.waitBlocking(timeout: grace)) { try? await signal(containerID: id, signal: SIGKILL) }
+            let stopped = (try? await watch.finished.wait(timeout: options.stateChangeTimeout)) ?? false
+            if !stopped { try? await signal(containerID: id, signal: SIGKILL) }
             return
         }
     }

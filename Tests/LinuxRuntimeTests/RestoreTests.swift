@@ -83,6 +83,21 @@ final class RestoreTests: ContainerTestCase {
         XCTAssertEqual(client.containers(), [])
     }
 
+    func testRestoreWithoutLiveRestoreStopsTheContainer() async throws {
+        try startDaemon("polite", "trap 'exit 3' TERM; while :; do sleep 0.05; done")
+        try startDaemon("stubborn", "trap '' TERM; while :; do sleep 0.05; done")
+        killDaemons()
+        try await client.restore(containerID: "polite", attachStdio: { $0.close() }, options: [.liveRestore(false)])
+        let polite = try await backend.wait(for: "polite", state: .exit)
+        XCTAssertEqual(polite.exitCode, 3, "SIGTERM first")
+        let started = ContinuousClock.now
+        try await client.restore(containerID: "stubborn", attachStdio: { $0.close() }, options: [.liveRestore(false), .stateChangeTimeout(.milliseconds(300))])
+        let stubborn = try await backend.wait(for: "stubborn", state: .exit)
+        XCTAssertEqual(stubborn.exitCode, 137, "SIGKILL after the grace period")
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(300))
+        XCTAssertEqual(backend.states(for: "stubborn"), [.restore, .exit])
+    }
+
     private func pidOfInit(_ name: String) -> Int32? {
         guard let data = FileManager.default.contents(atPath: "\(stateDirectory!)/\(name)/record.json"),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
