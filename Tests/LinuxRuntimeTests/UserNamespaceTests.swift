@@ -55,3 +55,26 @@ final class UserNamespaceTests: ContainerTestCase {
         XCTAssertEqual(backend.states(for: "badmap"), [])
     }
 }
+
+/// A daemon that is not root gets an error saying exactly what is missing, and nothing is made.
+final class RootlessTests: XCTestCase {
+    func testNonRootDaemonIsRefusedWithTheReason() throws {
+        guard getuid() == 0 else { throw XCTSkip("needs root to drop to an unprivileged user") }
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let lcd = (exe as NSString).deletingLastPathComponent + "/lcd"
+        guard access(lcd, X_OK) == 0, access("/usr/bin/setpriv", X_OK) == 0 else { throw XCTSkip("needs lcd and setpriv") }
+        let state = NSTemporaryDirectory() + "lcd-rootless-" + UUID().uuidString.prefix(8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", lcd, "run", "--state", state, "--", "true"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 125)
+        XCTAssertTrue(message.contains("rootless containers") && message.contains("uid 65534") && message.contains("needs root"), message)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: state), "nothing was created")
+    }
+}
