@@ -36,20 +36,22 @@ public final class LinuxClient: Client {
 
     /// What the daemon holds for a running container.
     private struct Container: Sendable {
-        let spec: Spec
-        let stateDirectory: String
+        /// What is on disk for a later daemon (record.json), and the source of the container's
+        /// fixed facts.
+        var record: ContainerRecord
         let cgroup: Cgroup?
-        let initPid: pid_t
         let initPidFD: Int32
         let watch: ExitWatch
-        /// CLONE_NEW* flags of every namespace the container has (created or joined): an exec joins them all.
-        let namespaceFlags: Int32
+        /// The sealed copy of the helper that execs run from.
         let helperPath: String
+        var spec: Spec { record.spec }
+        var stateDirectory: String { record.stateDirectory }
+        var initPid: pid_t { record.initPid }
+        /// CLONE_NEW* flags of every namespace the container has (created or joined): an exec joins them all.
+        var namespaceFlags: Int32 { record.namespaceFlags }
         /// Run by the daemon once the container is gone, with `stateDocument` on stdin.
-        let poststop: [Spec.Hook]
-        let stateDocument: String
-        /// What is on disk for a later daemon (record.json).
-        var record: ContainerRecord
+        var poststop: [Spec.Hook] { record.poststop }
+        var stateDocument: String { record.stateDocument }
         var execs: [String: Exec] = [:]
         var paused = false
         /// Set when `create` itself ends the container (its backend refused the start).
@@ -163,10 +165,7 @@ public final class LinuxClient: Client {
                 namespaceFlags: namespaceFlags, poststop: poststop, stateDocument: stateDocument)
             try record.write()
             containers.withLock {
-                $0[id] = .running(Container(
-                    spec: spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: initPid, initPidFD: initPidFD,
-                    watch: watch, namespaceFlags: namespaceFlags, helperPath: helperPath, poststop: poststop,
-                    stateDocument: stateDocument, record: record))
+                $0[id] = .running(Container(record: record, cgroup: cgroup, initPidFD: initPidFD, watch: watch, helperPath: helperPath))
             }
             cleanup.cancel()
             helper.acknowledge()
@@ -412,10 +411,7 @@ public final class LinuxClient: Client {
         let io = try Self.openStdio(plan)
         let helperPath = try (try? Helper.sealedCopy(of: record.helperExecutable)) ?? Helper.sealedCopy(of: defaultHelper.get())
         let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
-        var container = Container(
-            spec: record.spec, stateDirectory: stateDirectory, cgroup: cgroup, initPid: record.initPid, initPidFD: initPidFD,
-            watch: watch, namespaceFlags: record.namespaceFlags, helperPath: helperPath, poststop: record.poststop,
-            stateDocument: record.stateDocument, record: record)
+        var container = Container(record: record, cgroup: cgroup, initPidFD: initPidFD, watch: watch, helperPath: helperPath)
         container.paused = cgroup?.isFrozen ?? false  // from the kernel, not a guess
         let paused = container.paused
 
