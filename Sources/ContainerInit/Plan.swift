@@ -102,6 +102,13 @@ public struct Plan: Equatable, Sendable {
     public var stderrPath: String { "\(stateDirectory)/\(processName)-stderr" }
     public var controlPath: String { "\(stateDirectory)/\(processName)-control" }
     public var exitPath: String { "\(stateDirectory)/\(processName)-exit" }
+    /// The FIFOs the daemon makes before the helper starts.
+    public var fifoPaths: [String] { [stdinPath, stdoutPath, stderrPath, controlPath] }
+
+    /// Every file a process of this name has in a state directory: its FIFOs and its exit record.
+    public static func processFiles(_ processName: String, in stateDirectory: String) -> [String] {
+        ["stdin", "stdout", "stderr", "control", "exit"].map { "\(stateDirectory)/\(processName)-\($0)" }
+    }
 }
 
 public struct HookStep: Equatable, Sendable {

@@ -125,7 +125,7 @@ public final class LinuxClient: Client {
             try Self.makeDirectory(options.stateDirectory, mode: 0o711)
             try Self.makeDirectory(stateDirectory, mode: 0o700)
             cleanup.add { Self.removeStateDirectory(stateDirectory) }
-            for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath] where mkfifo(path, 0o600) != 0 {
+            for path in plan.fifoPaths where mkfifo(path, 0o600) != 0 {
                 throw ContainerError.systemCallFailed(operation: "mkfifo \(path)", errno: .init(rawValue: errno))
             }
 
@@ -196,10 +196,7 @@ public final class LinuxClient: Client {
     /// The helper exited: read the recorded status, clean up, report.
     private func exited(_ id: String) {
         guard case .running(let container)? = containers.withLock({ $0[id] }) else { return }
-        let recorded = try? String(contentsOfFile: container.stateDirectory + "/init-exit", encoding: .utf8)
-        let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        if status == nil { logger.error("lcd-shim exited without recording the exit status; reporting 255", metadata: ["container": "\(id)"]) }
-        let oomKilled = (container.cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
+        let status = recordedStatus(id, initFriendlyName, in: container.stateDirectory)
         // Exec exits come before the init's: end what is left (a pid namespace already did),
         // then let every exec's handler report before this one does.
         container.cgroup?.kill()
@@ -211,10 +208,7 @@ public final class LinuxClient: Client {
         containers.withLock { map in
             if case .running(var current)? = map[id] { current.exiting = true; map[id] = .running(current) }
         }
-        container.cgroup?.remove()
-        Self.removeStateDirectory(container.stateDirectory)
-        Cgroup.removeUnusedAncestors(stateDirectory: (container.stateDirectory as NSString).deletingLastPathComponent)
-        PoststopHooks.run(container.poststop, state: container.stateDocument, logger: logger, containerID: id)
+        let oomKilled = removeLeftovers(container.record, cgroup: container.cgroup)
         if container.initPidFD >= 0 { close(container.initPidFD) }
         // Read under the lock: `create` may have marked it silent since we looked.
         let silent = containers.withLock { map -> Bool in
@@ -224,7 +218,7 @@ public final class LinuxClient: Client {
         }
         if !silent {
             if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: container.initPid)) }
-            dispatcher.post(id, StateInfo(state: .exit, pid: container.initPid, exitCode: status ?? 255, oomKilled: oomKilled))
+            dispatcher.post(id, StateInfo(state: .exit, pid: container.initPid, exitCode: status, oomKilled: oomKilled))
         }
         container.watch.finish()
     }
@@ -288,7 +282,7 @@ public final class LinuxClient: Client {
             plan.cgroupPath = container.cgroup?.path ?? ""
             plan.joinPid = container.initPid
             plan.joinFlags = container.namespaceFlags
-            for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath] {
+            for path in plan.fifoPaths {
                 guard mkfifo(path, 0o600) == 0 else {
                     throw ContainerError.systemCallFailed(operation: "mkfifo \(path)", errno: .init(rawValue: errno))
                 }
@@ -305,11 +299,13 @@ public final class LinuxClient: Client {
                 throw ContainerError.systemCallFailed(operation: "pidfd_open lcd-shim \(helper.pid)", errno: .init(rawValue: errno))
             }
             let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
+            let execRecord = ContainerRecord.ExecRecord(
+                pid: pid, startTime: processStartTime(pid) ?? 0, helperPid: helper.pid,
+                helperStartTime: processStartTime(helper.pid) ?? 0, terminal: plan.terminal)
             containers.withLock { map in
                 guard case .running(var current)? = map[id] else { return }
                 current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
-                current.record.execs[name] = .init(pid: pid, startTime: processStartTime(pid) ?? 0, helperPid: helper.pid,
-                                                   helperStartTime: processStartTime(helper.pid) ?? 0, terminal: plan.terminal)
+                current.record.execs[name] = execRecord
                 map[id] = .running(current)
                 // Under the lock, so no write can land while the exit handler removes the directory.
                 if !current.exiting { try? current.record.write() }
@@ -339,9 +335,8 @@ public final class LinuxClient: Client {
 
     /// An exec's helper exited: report its status, remove its files, free its name.
     private func execExited(_ id: String, _ name: String, pid: pid_t, plan: Plan) {
-        let recorded = try? String(contentsOfFile: plan.exitPath, encoding: .utf8)
-        let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 255
-        for path in [plan.stdinPath, plan.stdoutPath, plan.stderrPath, plan.controlPath, plan.exitPath] { unlink(path) }
+        let status = recordedStatus(id, name, in: plan.stateDirectory)
+        for path in Plan.processFiles(name, in: plan.stateDirectory) { unlink(path) }
         // Removed and reported in one step under the lock: the init's exit handler either
         // still finds this exec (and waits for it) or finds its exit-process already queued.
         let exec = containers.withLock { map -> Exec? in
@@ -398,14 +393,12 @@ public final class LinuxClient: Client {
         let cgroup = record.cgroupPath.map { Cgroup.restored(path: $0, created: record.cgroupCreated, createdAncestors: record.cgroupAncestors) }
 
         // Still running? The helper with the recorded start time, not a process that reused its pid.
-        let helperPidFD = processStartTime(record.helperPid) == record.helperStartTime ? lcd_pidfd_open(record.helperPid, 0) : -1
-        guard helperPidFD >= 0, processStartTime(record.helperPid) == record.helperStartTime else {
-            if helperPidFD >= 0 { close(helperPidFD) }
+        guard let helperPidFD = Self.openProcess(record.helperPid, startTime: record.helperStartTime) else {
             // It exited while no daemon watched: report what its helper recorded, then clean up.
             try await reportExitWhileAway(record, cgroup: cgroup)
             return
         }
-        let initPidFD = processStartTime(record.initPid) == record.initStartTime ? lcd_pidfd_open(record.initPid, 0) : -1
+        let initPidFD = Self.openProcess(record.initPid, startTime: record.initStartTime) ?? -1
         var plan = Plan(containerID: id, rootfs: record.spec.root?.path ?? "/", args: ["-"], stateDirectory: stateDirectory)
         plan.terminal = record.spec.process?.terminal ?? false
         let io = try Self.openStdio(plan)
@@ -418,13 +411,11 @@ public final class LinuxClient: Client {
         // Execs: watched again if running; reported if they exited meanwhile.
         var finishedExecs: [(String, ContainerRecord.ExecRecord)] = []
         for (name, exec) in record.execs.sorted(by: { $0.key < $1.key }) {
-            let execHelper = processStartTime(exec.helperPid) == exec.helperStartTime ? lcd_pidfd_open(exec.helperPid, 0) : -1
-            if execHelper >= 0 && processStartTime(exec.helperPid) == exec.helperStartTime {
+            if let execHelper = Self.openProcess(exec.helperPid, startTime: exec.helperStartTime) {
                 let execWatch = ExitWatch(pidfd: execHelper, queue: monitorQueue)
-                let pidfd = processStartTime(exec.pid) == exec.startTime ? lcd_pidfd_open(exec.pid, 0) : -1
+                let pidfd = Self.openProcess(exec.pid, startTime: exec.startTime) ?? -1
                 container.execs[name] = Exec(pid: exec.pid, terminal: exec.terminal, pidfd: pidfd, watch: execWatch)
             } else {
-                if execHelper >= 0 { close(execHelper) }
                 container.record.execs.removeValue(forKey: name)
                 finishedExecs.append((name, exec))
             }
@@ -466,23 +457,42 @@ public final class LinuxClient: Client {
         let id = record.id
         cgroup?.kill()
         for (name, exec) in record.execs.sorted(by: { $0.key < $1.key }) {
-            let path = record.stateDirectory + "/\(name)-exit"
-            let status = (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if status == nil { logger.error("no recorded exit status for exec \(name); reporting 255", metadata: ["container": "\(id)"]) }
-            for suffix in ["stdin", "stdout", "stderr", "control", "exit"] { unlink(record.stateDirectory + "/\(name)-\(suffix)") }
-            dispatcher.post(id, StateInfo(state: .exitProcess, pid: exec.pid, exitCode: status ?? 255, processID: name))
+            execExited(id, name, pid: exec.pid, plan: Plan(containerID: id, rootfs: "/", args: ["-"], stateDirectory: record.stateDirectory, processName: name))
         }
-        let recorded = try? String(contentsOfFile: record.stateDirectory + "/init-exit", encoding: .utf8)
-        let status = recorded.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        if status == nil { logger.error("no recorded exit status; reporting 255", metadata: ["container": "\(id)"]) }
+        let status = recordedStatus(id, initFriendlyName, in: record.stateDirectory)
+        let oomKilled = removeLeftovers(record, cgroup: cgroup)
+        containers.withLock { map in if case .creating? = map[id] { map.removeValue(forKey: id) } }
+        if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: record.initPid)) }
+        try await dispatcher.deliver(id, StateInfo(state: .exit, pid: record.initPid, exitCode: status, oomKilled: oomKilled))
+    }
+
+    /// The status a process's helper recorded; 255 when there is none (logged: that is the only
+    /// case where the truth is not on disk).
+    private func recordedStatus(_ id: String, _ process: String, in stateDirectory: String) -> UInt32 {
+        let text = try? String(contentsOfFile: "\(stateDirectory)/\(process)-exit", encoding: .utf8)
+        if let status = text.flatMap({ UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { return status }
+        logger.error("no exit status recorded for \(process); reporting 255", metadata: ["container": "\(id)"])
+        return 255
+    }
+
+    /// What every end of a container does once its processes are gone: note an OOM kill,
+    /// remove the cgroup, the state directory and unused ancestors, run the poststop hooks.
+    private func removeLeftovers(_ record: ContainerRecord, cgroup: Cgroup?) -> Bool {
         let oomKilled = (cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
         cgroup?.remove()
         Self.removeStateDirectory(record.stateDirectory)
         Cgroup.removeUnusedAncestors(stateDirectory: (record.stateDirectory as NSString).deletingLastPathComponent)
-        PoststopHooks.run(record.poststop, state: record.stateDocument, logger: logger, containerID: id)
-        containers.withLock { map in if case .creating? = map[id] { map.removeValue(forKey: id) } }
-        if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: record.initPid)) }
-        try await dispatcher.deliver(id, StateInfo(state: .exit, pid: record.initPid, exitCode: status ?? 255, oomKilled: oomKilled))
+        PoststopHooks.run(record.poststop, state: record.stateDocument, logger: logger, containerID: record.id)
+        return oomKilled
+    }
+
+    /// A pidfd for `pid` if it is still the process started at `startTime`. Opened first and
+    /// checked after, so a pid reused in between is caught.
+    static func openProcess(_ pid: pid_t, startTime: UInt64) -> Int32? {
+        let pidfd = lcd_pidfd_open(pid, 0)
+        guard pidfd >= 0 else { return nil }
+        guard processStartTime(pid) == startTime else { close(pidfd); return nil }
+        return pidfd
     }
 
     /// Ids of the containers recorded in the state directory that this client is not attached
@@ -560,7 +570,7 @@ public final class LinuxClient: Client {
     /// The files a container's state directory holds, then the directory: cheaper than a
     /// recursive removal on every exit. Anything unexpected falls back to the recursive one.
     static func removeStateDirectory(_ path: String) {
-        for name in ["init-stdin", "init-stdout", "init-stderr", "init-control", "init-exit", "record.json"] { unlink(path + "/" + name) }
+        for file in Plan.processFiles(initFriendlyName, in: path) + [ContainerRecord.path(in: path)] { unlink(file) }
         if rmdir(path) != 0 { try? FileManager.default.removeItem(atPath: path) }
     }
 

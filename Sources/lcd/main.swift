@@ -6,6 +6,7 @@ import LibContainerd
 import LinuxRuntime
 import OCIRuntimeSpec
 import Synchronization
+import SystemPackage
 
 @main
 struct Lcd: AsyncParsableCommand {
@@ -76,7 +77,7 @@ struct Run: AsyncParsableCommand {
 }
 
 /// Copies `fd` to `target` on a thread until EOF.
-private func copy(_ fd: FileDescriptorLike?, to target: Int32) -> Thread {
+private func copy(_ fd: FileDescriptor?, to target: Int32) -> Thread {
     let thread = Thread {
         guard let fd else { return }
         copy(from: fd.rawValue, to: target)
@@ -85,10 +86,6 @@ private func copy(_ fd: FileDescriptorLike?, to target: Int32) -> Thread {
     thread.start()
     return thread
 }
-
-private protocol FileDescriptorLike: Sendable { var rawValue: Int32 { get } }
-import SystemPackage
-extension FileDescriptor: FileDescriptorLike {}
 
 private func copy(from source: Int32, to target: Int32) {
     var buffer = [UInt8](repeating: 0, count: 65536)

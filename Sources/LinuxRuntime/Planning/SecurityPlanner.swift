@@ -11,7 +11,7 @@ enum SecurityPlanner {
     /// Capability names → masks. Names libcap does not know are errors; capabilities newer
     /// than the running kernel are left out (runc does the same), since no set can hold them.
     static func capabilities(_ spec: Spec.Capabilities) throws -> CapabilitySets {
-        let last = lastCapability()
+        let last = lastCapability
         func mask(_ names: [String]?, _ key: String) throws -> UInt64 {
             var mask: UInt64 = 0
             for (index, name) in (names ?? []).enumerated() {
@@ -29,10 +29,11 @@ enum SecurityPlanner {
             ambient: try mask(spec.ambient, "ambient"), lastCapability: last)
     }
 
-    static func lastCapability() -> Int32 {
+    /// The highest capability the running kernel knows: fixed for its life, so read once.
+    static let lastCapability: Int32 = {
         let text = (try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8)) ?? ""
         return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 40
-    }
+    }()
 
     static let rlimitNumbers: [String: Int32] = [
         "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
