@@ -67,21 +67,30 @@ func timeCommand(_ argv: [String]) -> Double? {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 }
 
+/// Waits for the exit of a container's init or of one of its execs.
 final class ExitWaiter: Backend {
-    let waiters = Mutex<[String: CheckedContinuation<Void, Never>]>([:])
-    let done = Mutex<Set<String>>([])
-    func stateChanged(containerID: String, state: StateInfo) async throws {
-        guard state.state == .exit else { return }
-        let waiter = waiters.withLock { $0.removeValue(forKey: containerID) }
-        if let waiter { waiter.resume() } else { _ = done.withLock { $0.insert(containerID) } }
+    private let state = Mutex<(done: Set<String>, waiters: [String: CheckedContinuation<Void, Never>])>(([], [:]))
+
+    func stateChanged(containerID: String, state info: StateInfo) async throws {
+        guard info.state == .exitProcess || info.state == .exit else { return }
+        let key = containerID + "/" + info.processID
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let w = s.waiters.removeValue(forKey: key) { return w }
+            s.done.insert(key)
+            return nil
+        }
+        waiter?.resume()
     }
-    func wait(_ id: String) async {
+
+    func wait(_ containerID: String, process: String = initFriendlyName) async {
+        let key = containerID + "/" + process
         await withCheckedContinuation { continuation in
-            let finished = done.withLock { $0.remove(id) != nil }
-            if finished { continuation.resume() } else {
-                waiters.withLock { $0[id] = continuation }
-                if done.withLock({ $0.remove(id) != nil }), let w = waiters.withLock({ $0.removeValue(forKey: id) }) { w.resume() }
+            let finished = state.withLock { s -> Bool in
+                if s.done.remove(key) != nil { return true }
+                s.waiters[key] = continuation
+                return false
             }
+            if finished { continuation.resume() }
         }
     }
 }
@@ -156,19 +165,19 @@ func makeIdleBundle() -> String {
 func benchExecLinuxClient(_ spec: Spec) async throws -> [Double] {
     var idle = spec
     idle.process?.args = ["/bin/sleep", "1000"]
-    let backend = ExecWaiter()
+    let backend = ExitWaiter()
     let client = try LinuxClient(backend: backend, options: [.stateDirectory(stateDirectory), .cgroupParent("lcd-bench-\(getpid())")])
     try await client.create(containerID: "execs", spec: idle) { $0.close() }
     var samples: [Double] = []
     for i in 0..<(iterations + 5) {
         let start = ContinuousClock.now
         _ = try await client.addProcess(containerID: "execs", processFriendlyName: "e\(i)", process: ExecProcess(args: ["/bin/true"])) { $0.close() }
-        await backend.wait("e\(i)")
+        await backend.wait("execs", process: "e\(i)")
         let elapsed = ContinuousClock.now - start
         if i >= 5 { samples.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) }
     }
     try await client.signal(containerID: "execs", signal: SIGKILL)
-    await backend.wait("init")
+    await backend.wait("execs")
     return samples
 }
 
@@ -192,29 +201,6 @@ func benchExecRuntime(_ path: String) -> [Double]? {
     return samples
 }
 
-/// Waits for exec exits by process name ("init" for the container's exit).
-final class ExecWaiter: Backend {
-    let state = Mutex<(done: Set<String>, waiters: [String: CheckedContinuation<Void, Never>])>(([], [:]))
-    func stateChanged(containerID: String, state info: StateInfo) async throws {
-        guard info.state == .exitProcess || info.state == .exit else { return }
-        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            if let w = s.waiters.removeValue(forKey: info.processID) { return w }
-            s.done.insert(info.processID)
-            return nil
-        }
-        waiter?.resume()
-    }
-    func wait(_ name: String) async {
-        await withCheckedContinuation { continuation in
-            let finished = state.withLock { s -> Bool in
-                if s.done.remove(name) != nil { return true }
-                s.waiters[name] = continuation
-                return false
-            }
-            if finished { continuation.resume() }
-        }
-    }
-}
 
 func conmonRSS() -> String {
     guard access("/usr/bin/conmon", X_OK) == 0, access("/usr/sbin/runc", X_OK) == 0 else { return "not installed" }

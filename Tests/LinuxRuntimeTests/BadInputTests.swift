@@ -9,19 +9,6 @@ import XCTest
 /// Bad input: a typed error naming what is wrong, and nothing left behind (the base class
 /// checks for state directories, cgroups, helper processes and mounts after each test).
 final class BadInputTests: ContainerTestCase {
-    private func assertCreateFails(_ spec: Spec, id: String = "bad", file: StaticString = #filePath, line: UInt = #line, _ check: (ContainerError) -> Bool) async {
-        do {
-            try await client.create(containerID: id, spec: spec) { $0.close() }
-            XCTFail("create succeeded", file: file, line: line)
-        } catch let error as ContainerError {
-            XCTAssertTrue(check(error), "unexpected error: \(error)", file: file, line: line)
-        } catch {
-            XCTFail("not a ContainerError: \(error)", file: file, line: line)
-        }
-        XCTAssertEqual(backend.states(for: id), [], "no event for a failed create", file: file, line: line)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(stateDirectory!)/\(id)"), file: file, line: line)
-    }
-
     func testMissingRootfs() async {
         var spec = self.spec(["true"])
         spec.root?.path = "/nonexistent/rootfs"

@@ -91,15 +91,7 @@ final class SecurityTests: ContainerTestCase {
         func expectSpecError(_ path: String, _ change: (inout Spec) -> Void, file: StaticString = #filePath, line: UInt = #line) async {
             var spec = self.spec(["true"])
             change(&spec)
-            do {
-                try await client.create(containerID: "bad", spec: spec) { $0.close() }
-                XCTFail("create succeeded", file: file, line: line)
-            } catch ContainerError.invalidSpec(let actual, _) {
-                XCTAssertEqual(actual, path, file: file, line: line)
-            } catch {
-                XCTFail("\(error)", file: file, line: line)
-            }
-            XCTAssertFalse(FileManager.default.fileExists(atPath: "\(stateDirectory!)/bad"), file: file, line: line)
+            await assertCreateFails(spec, specPath: path, file: file, line: line)
         }
         await expectSpecError("$.process.capabilities.bounding[1]") { $0.process?.capabilities = .init(bounding: ["CAP_KILL", "CAP_FLY"]) }
         await expectSpecError("$.linux.seccomp.syscalls[0].names[1]") {

@@ -130,6 +130,28 @@ class ContainerTestCase: XCTestCase {
 
     func spec(_ args: [String], env: [String] = []) -> Spec { containerSpec(rootfs: rootfs.path, args, env: env) }
 
+    /// `create` must fail with an error `check` accepts, deliver no event and leave no state directory.
+    func assertCreateFails(_ spec: Spec, id: String = "bad", file: StaticString = #filePath, line: UInt = #line, _ check: (ContainerError) -> Bool) async {
+        do {
+            try await client.create(containerID: id, spec: spec) { $0.close() }
+            XCTFail("create succeeded", file: file, line: line)
+        } catch let error as ContainerError {
+            XCTAssertTrue(check(error), "unexpected error: \(error)", file: file, line: line)
+        } catch {
+            XCTFail("not a ContainerError: \(error)", file: file, line: line)
+        }
+        XCTAssertEqual(backend.states(for: id), [], "no event for a failed create", file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(stateDirectory!)/\(id)"), file: file, line: line)
+    }
+
+    /// `create` must fail with `invalidSpec` at `specPath`, as above.
+    func assertCreateFails(_ spec: Spec, id: String = "bad", specPath: String, file: StaticString = #filePath, line: UInt = #line) async {
+        await assertCreateFails(spec, id: id, file: file, line: line) { error in
+            if case .invalidSpec(specPath, _) = error { return true }
+            return false
+        }
+    }
+
     /// Runs a container to its end; returns stdout, stderr and the exit event.
     func run(_ id: String, _ spec: Spec, stdin: String? = nil) async throws -> (stdout: String, stderr: String, exit: StateInfo) {
         let earlierRuns = backend.states(for: id).filter { $0 == .exit }.count

@@ -36,14 +36,7 @@ final class UserNamespaceTests: ContainerTestCase {
         func expect(_ path: String, _ change: (inout Spec) -> Void, file: StaticString = #filePath, line: UInt = #line) async {
             var spec = mappedSpec(["true"])
             change(&spec)
-            do {
-                try await client.create(containerID: "badmap", spec: spec) { $0.close() }
-                XCTFail("create succeeded", file: file, line: line)
-            } catch ContainerError.invalidSpec(let actual, _) {
-                XCTAssertEqual(actual, path, file: file, line: line)
-            } catch {
-                XCTFail("\(error)", file: file, line: line)
-            }
+            await assertCreateFails(spec, id: "badmap", specPath: path, file: file, line: line)
         }
         await expect("$.linux.uidMappings[1]") { $0.linux?.uidMappings?.append(.init(containerID: 1000, hostID: 300_000, size: 10)) }
         await expect("$.linux.gidMappings[1]") { $0.linux?.gidMappings?.append(.init(containerID: 70000, hostID: 200_010, size: 10)) }
