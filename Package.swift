@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "lcd",
             dependencies: [
-                "LinuxRuntime", "LibContainerd",
+                "LinuxRuntime", "LibContainerd", "CLinuxSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -72,6 +72,11 @@ let package = Package(
         .executableTarget(
             name: "lcd-bench", dependencies: ["LinuxRuntime", "LibContainerd", "OCIRuntimeSpec"],
             path: "Benchmarks/lcd-bench"),
+
+        // The daemon the 20-container restore test kills with SIGKILL.
+        .executableTarget(
+            name: "lcd-restore-drill", dependencies: ["LinuxRuntime", "LibContainerd", "OCIRuntimeSpec"],
+            path: "Tests/RestoreDrill"),
 
         // An example daemon written against the API, tested with the test kit.
         .target(name: "MiniDaemon", dependencies: ["LibContainerd"], path: "Examples/MiniDaemon"),

@@ -58,6 +58,13 @@ int lcd_set_window_size(int fd, unsigned short rows, unsigned short columns) {
     struct winsize size = { .ws_row = rows, .ws_col = columns };
     return ioctl(fd, TIOCSWINSZ, &size);
 }
+int lcd_get_window_size(int fd, unsigned short *rows, unsigned short *columns) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) != 0) return -1;
+    *rows = size.ws_row;
+    *columns = size.ws_col;
+    return 0;
+}
 int lcd_socketpair_cloexec(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
 int lcd_send_fd(int socket, int fd) {
     char byte = 0;

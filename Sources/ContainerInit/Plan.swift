@@ -59,6 +59,9 @@ public struct Plan: Equatable, Sendable {
     /// Initial terminal size (rows, columns); 0 for the kernel's default.
     public var terminalRows: UInt16 = 0
     public var terminalColumns: UInt16 = 0
+    /// Non-empty: the process's stdout and stderr are this file (opened by the helper,
+    /// O_APPEND) instead of the FIFOs.
+    public var logPath = ""
     /// Exec mode: the host pid of the container's init, whose namespaces (`joinFlags`) the new
     /// process joins through a pidfd instead of creating any. 0 for a container's init.
     public var joinPid: Int32 = 0
@@ -317,7 +320,7 @@ extension Plan {
         }
         out.put(noNewPrivileges)
         out.put(Int(joinPid)); out.put(Int(joinFlags))
-        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns))
+        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns)); out.put(logPath)
         for hooks in [createRuntimeHooks, createContainerHooks, startContainerHooks, poststartHooks] {
             out.put(hooks.count)
             for h in hooks { out.put(h.path); out.putList(h.args); out.putList(h.env); out.put(h.timeout); out.put(h.specPath) }
@@ -387,6 +390,7 @@ extension Plan {
         terminal = try r.bool()
         terminalRows = UInt16(truncatingIfNeeded: try r.int())
         terminalColumns = UInt16(truncatingIfNeeded: try r.int())
+        logPath = try r.string()
         var hookLists: [[HookStep]] = []
         for _ in 0..<4 {
             var hooks: [HookStep] = []

@@ -54,8 +54,14 @@ public enum Supervisor {
         }
         // The process's own ends: its stdin reads EOF once the daemon and we both closed ours.
         let stdinFD = open(plan.stdinPath, O_RDONLY | O_CLOEXEC)
-        let stdoutFD = open(plan.stdoutPath, O_WRONLY | O_CLOEXEC)
-        let stderrFD = open(plan.stderrPath, O_WRONLY | O_CLOEXEC)
+        // With a log file, output goes there directly: nothing to relay, nothing to wait for.
+        let stdoutFD = plan.logPath.isEmpty ? open(plan.stdoutPath, O_WRONLY | O_CLOEXEC) : open(plan.logPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let stderrFD = plan.logPath.isEmpty ? open(plan.stderrPath, O_WRONLY | O_CLOEXEC) : fcntl(stdoutFD, F_DUPFD_CLOEXEC, 0)
+        guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0 else {
+            let path = plan.logPath.isEmpty ? "the stdio FIFOs in \(plan.stateDirectory)" : plan.logPath
+            report("error " + StartFailure(kind: "sys", location: "open stdio", errno: errno, message: "cannot open \(path): \(errnoText(errno))").line)
+            _exit(1)
+        }
 
         // Exec mode: join the container's pid namespace for our children (we stay outside);
         // the child joins the other namespaces itself.

@@ -18,6 +18,10 @@ public enum CreateOption: Sendable {
     case logger(Logger)
     /// How long `pause`/`resume` wait for the kernel and the backend. Default 10 s.
     case stateChangeTimeout(Duration)
+    /// The container's stdout and stderr go straight to this file (created if needed, appended
+    /// to), opened by the helper: output never waits for a daemon, and survives one. The
+    /// `attachStdio` callback then gets stdin only. Meant for one `create`; not with a terminal.
+    case logFile(String)
 }
 
 /// The resolved settings: defaults, overridden by options in order.
@@ -28,6 +32,7 @@ public struct CreateOptions: Sendable {
     public var helperPath: String?
     public var logger = Logger(label: "libcontainerd")
     public var stateChangeTimeout: Duration = .seconds(10)
+    public var logFile: String?
 
     public init(_ options: [CreateOption] = []) {
         apply(options)
@@ -49,6 +54,7 @@ public struct CreateOptions: Sendable {
             case .helperPath(let path): helperPath = path
             case .logger(let logger): self.logger = logger
             case .stateChangeTimeout(let timeout): stateChangeTimeout = timeout
+            case .logFile(let path): logFile = path
             }
         }
     }

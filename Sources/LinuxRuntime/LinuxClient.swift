@@ -22,6 +22,8 @@ public final class LinuxClient: Client {
     private let host: CgroupHost
     private let planner: ContainerPlanner
     private let containers = Mutex<[String: Entry]>([:])
+    /// Exit handlers running now, and whether `detach` stopped new ones from starting.
+    private let handling = Mutex<(detached: Bool, running: Int)>((false, 0))
     /// Concurrent: an init's exit handler waits for its execs' handlers.
     private let monitorQueue = DispatchQueue(label: "libcontainerd.monitor", attributes: .concurrent)
     /// `lcd-shim` next to the executable or on PATH, looked up once.
@@ -116,6 +118,13 @@ public final class LinuxClient: Client {
             let helperExecutable = try options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get()
             let helperPath = try Helper.sealedCopy(of: helperExecutable)
             var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
+            if let logFile = options.logFile {
+                guard !plan.terminal else {
+                    throw ContainerError.invalidArgument(name: "logFile \(logFile)", reason: "a container with a terminal (process.terminal) cannot log to a file; attach its stdio instead")
+                }
+                guard logFile.hasPrefix("/") else { throw ContainerError.invalidArgument(name: "logFile \(logFile)", reason: "must be an absolute path") }
+                plan.logPath = logFile
+            }
             let poststop = try planner.planHooks(spec, into: &plan, containerID: id, bundle: stateDirectory)
             if FileManager.default.fileExists(atPath: stateDirectory) {
                 throw ContainerError.alreadyExists(containerID: id)  // a record of an earlier daemon: restore or remove it
@@ -162,7 +171,7 @@ public final class LinuxClient: Client {
                 id: id, spec: spec, stateDirectory: stateDirectory, cgroupPath: cgroup.path, cgroupCreated: cgroup.created,
                 cgroupAncestors: cgroup.createdAncestors, initPid: initPid, initStartTime: processStartTime(initPid) ?? 0,
                 helperPid: helper.pid, helperStartTime: processStartTime(helper.pid) ?? 0, helperExecutable: helperExecutable,
-                namespaceFlags: namespaceFlags, poststop: poststop, stateDocument: stateDocument)
+                namespaceFlags: namespaceFlags, poststop: poststop, stateDocument: stateDocument, logPath: options.logFile)
             try record.write()
             containers.withLock {
                 $0[id] = .running(Container(record: record, cgroup: cgroup, initPidFD: initPidFD, watch: watch, helperPath: helperPath))
@@ -196,7 +205,9 @@ public final class LinuxClient: Client {
     /// The helper exited: read the recorded status, clean up, report.
     private func exited(_ id: String) {
         guard case .running(let container)? = containers.withLock({ $0[id] }) else { return }
-        let status = recordedStatus(id, initFriendlyName, in: container.stateDirectory)
+        guard beginHandling() else { container.watch.finish(); return }
+        defer { endHandling() }
+        let status = recordedStatus(id, initFriendlyName, in: container.stateDirectory, claimed: Self.claimedPath(container.record))
         // Exec exits come before the init's: end what is left (a pid namespace already did),
         // then let every exec's handler report before this one does.
         container.cgroup?.kill()
@@ -221,6 +232,30 @@ public final class LinuxClient: Client {
             dispatcher.post(id, StateInfo(state: .exit, pid: container.initPid, exitCode: status, oomKilled: oomKilled))
         }
         container.watch.finish()
+    }
+
+    private func beginHandling() -> Bool {
+        handling.withLock { state in
+            if state.detached { return false }
+            state.running += 1
+            return true
+        }
+    }
+
+    private func endHandling() { handling.withLock { $0.running -= 1 } }
+
+    /// Lets go of every container without ending any: exit handling already under way
+    /// finishes, none starts after, and the containers stay on disk for a later `restore`.
+    /// Call it before a process with live-restored containers exits, so that no container
+    /// is left half cleaned up. The client cannot be used afterwards.
+    public func detach() async {
+        handling.withLock { $0.detached = true }
+        while handling.withLock({ $0.running }) > 0 { try? await Task.sleep(for: .milliseconds(2)) }
+        let detached = containers.withLock { map -> [Container] in
+            defer { map.removeAll() }
+            return map.values.compactMap { if case .running(let container) = $0 { container } else { nil } }
+        }
+        for container in detached where container.initPidFD >= 0 { close(container.initPidFD) }
     }
 
     // MARK: - Signals, pause
@@ -305,10 +340,11 @@ public final class LinuxClient: Client {
             containers.withLock { map in
                 guard case .running(var current)? = map[id] else { return }
                 current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
-                current.record.execs[name] = execRecord
-                map[id] = .running(current)
                 // Under the lock, so no write can land while the exit handler removes the directory.
-                if !current.exiting { try? current.record.write() }
+                if !current.exiting {
+                    _ = try? ContainerRecord.updateExecs(stateDirectory: current.stateDirectory) { $0[name] = execRecord }
+                }
+                map[id] = .running(current)
             }
             cleanup.cancel()
             helper.acknowledge()
@@ -335,6 +371,14 @@ public final class LinuxClient: Client {
 
     /// An exec's helper exited: report its status, remove its files, free its name.
     private func execExited(_ id: String, _ name: String, pid: pid_t, plan: Plan) {
+        guard beginHandling() else {
+            containers.withLock { map -> ExitWatch? in
+                guard case .running(let container)? = map[id] else { return nil }
+                return container.execs[name]?.watch
+            }?.finish()
+            return
+        }
+        defer { endHandling() }
         let status = recordedStatus(id, name, in: plan.stateDirectory)
         for path in Plan.processFiles(name, in: plan.stateDirectory) { unlink(path) }
         // Removed and reported in one step under the lock: the init's exit handler either
@@ -343,8 +387,9 @@ public final class LinuxClient: Client {
             dispatcher.post(id, StateInfo(state: .exitProcess, pid: pid, exitCode: status, processID: name))
             guard case .running(var container)? = map[id] else { return nil }
             defer { map[id] = .running(container) }
-            container.record.execs.removeValue(forKey: name)
-            if !container.exiting { try? container.record.write() }
+            if !container.exiting {
+                _ = try? ContainerRecord.updateExecs(stateDirectory: container.stateDirectory) { $0.removeValue(forKey: name) }
+            }
             return container.execs.removeValue(forKey: name)
         }
         if let exec, exec.pidfd >= 0 { close(exec.pidfd) }
@@ -401,6 +446,7 @@ public final class LinuxClient: Client {
         let initPidFD = Self.openProcess(record.initPid, startTime: record.initStartTime) ?? -1
         var plan = Plan(containerID: id, rootfs: record.spec.root?.path ?? "/", args: ["-"], stateDirectory: stateDirectory)
         plan.terminal = record.spec.process?.terminal ?? false
+        plan.logPath = record.logPath ?? ""
         let io = try Self.openStdio(plan)
         let helperPath = try (try? Helper.sealedCopy(of: record.helperExecutable)) ?? Helper.sealedCopy(of: defaultHelper.get())
         let watch = ExitWatch(pidfd: helperPidFD, queue: monitorQueue)
@@ -416,13 +462,11 @@ public final class LinuxClient: Client {
                 let pidfd = Self.openProcess(exec.pid, startTime: exec.startTime) ?? -1
                 container.execs[name] = Exec(pid: exec.pid, terminal: exec.terminal, pidfd: pidfd, watch: execWatch)
             } else {
-                container.record.execs.removeValue(forKey: name)
                 finishedExecs.append((name, exec))
             }
         }
         containers.withLock { $0[id] = .running(container) }
         restored = true
-        try? container.record.write()
         for (name, exec) in finishedExecs {
             execExited(id, name, pid: exec.pid, plan: Plan(containerID: id, rootfs: "/", args: ["-"], stateDirectory: stateDirectory, processName: name))
         }
@@ -459,7 +503,7 @@ public final class LinuxClient: Client {
         for (name, exec) in record.execs.sorted(by: { $0.key < $1.key }) {
             execExited(id, name, pid: exec.pid, plan: Plan(containerID: id, rootfs: "/", args: ["-"], stateDirectory: record.stateDirectory, processName: name))
         }
-        let status = recordedStatus(id, initFriendlyName, in: record.stateDirectory)
+        let status = recordedStatus(id, initFriendlyName, in: record.stateDirectory, claimed: Self.claimedPath(record))
         let oomKilled = removeLeftovers(record, cgroup: cgroup)
         containers.withLock { map in if case .creating? = map[id] { map.removeValue(forKey: id) } }
         if oomKilled { dispatcher.post(id, StateInfo(state: .oom, pid: record.initPid)) }
@@ -468,22 +512,34 @@ public final class LinuxClient: Client {
 
     /// The status a process's helper recorded; 255 when there is none (logged: that is the only
     /// case where the truth is not on disk).
-    private func recordedStatus(_ id: String, _ process: String, in stateDirectory: String) -> UInt32 {
-        let text = try? String(contentsOfFile: "\(stateDirectory)/\(process)-exit", encoding: .utf8)
-        if let status = text.flatMap({ UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { return status }
+    private func recordedStatus(_ id: String, _ process: String, in stateDirectory: String, claimed: String? = nil) -> UInt32 {
+        for directory in [stateDirectory] + (claimed.map { [$0] } ?? []) {
+            let text = try? String(contentsOfFile: "\(directory)/\(process)-exit", encoding: .utf8)
+            if let status = text.flatMap({ UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { return status }
+        }
         logger.error("no exit status recorded for \(process); reporting 255", metadata: ["container": "\(id)"])
         return 255
     }
 
     /// What every end of a container does once its processes are gone: note an OOM kill,
     /// remove the cgroup, the state directory and unused ancestors, run the poststop hooks.
+    /// Two daemons may watch one container (`lcd exec` running while `lcd kill` restores it):
+    /// the one that renames the state directory away does the cleanup, the other only reports.
     private func removeLeftovers(_ record: ContainerRecord, cgroup: Cgroup?) -> Bool {
         let oomKilled = (cgroup?.keyedValues("memory.events")?["oom_kill"] ?? 0) > 0
+        let claimed = Self.claimedPath(record)
+        guard rename(record.stateDirectory, claimed) == 0 else { return oomKilled }
         cgroup?.remove()
-        Self.removeStateDirectory(record.stateDirectory)
+        Self.removeStateDirectory(claimed)
         Cgroup.removeUnusedAncestors(stateDirectory: (record.stateDirectory as NSString).deletingLastPathComponent)
         PoststopHooks.run(record.poststop, state: record.stateDocument, logger: logger, containerID: record.id)
         return oomKilled
+    }
+
+    /// Where the daemon cleaning up a container moves its state directory: hidden, and named
+    /// after this run of the container so another daemon can still read the exit status there.
+    static func claimedPath(_ record: ContainerRecord) -> String {
+        (record.stateDirectory as NSString).deletingLastPathComponent + "/.\(record.id).exited-\(record.helperStartTime)"
     }
 
     /// A pidfd for `pid` if it is still the process started at `startTime`. Opened first and
@@ -501,7 +557,31 @@ public final class LinuxClient: Client {
         let directory = options.applying(callOptions).stateDirectory
         let attached = containers.withLock { Set($0.keys) }
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        return entries.filter { !attached.contains($0) && FileManager.default.fileExists(atPath: ContainerRecord.path(in: directory + "/" + $0)) }.sorted()
+        return entries.filter { !$0.hasPrefix(".") && !attached.contains($0) && FileManager.default.fileExists(atPath: ContainerRecord.path(in: directory + "/" + $0)) }.sorted()
+    }
+
+    /// The recorded container `id` and what the kernel says of it now, without attaching.
+    /// Throws ``LibContainerd/ContainerError/notFound(containerID:)`` if there is no record.
+    public func inspect(containerID id: String, options callOptions: [CreateOption] = []) throws -> RecordedContainer {
+        try Self.validate(id)
+        let stateDirectory = options.applying(callOptions).stateDirectory + "/" + id
+        guard let record = try ContainerRecord.read(stateDirectory: stateDirectory) else { throw ContainerError.notFound(containerID: id) }
+        func alive(_ pid: Int32, _ startTime: UInt64) -> Bool {
+            guard let pidfd = Self.openProcess(pid, startTime: startTime) else { return false }
+            close(pidfd)
+            return true
+        }
+        let status: RecordedContainer.Status
+        if alive(record.helperPid, record.helperStartTime) {
+            let cgroup = record.cgroupPath.map { Cgroup.restored(path: $0, created: record.cgroupCreated, createdAncestors: record.cgroupAncestors) }
+            status = cgroup?.isFrozen == true ? .paused : .running
+        } else {
+            let text = try? String(contentsOfFile: "\(stateDirectory)/\(initFriendlyName)-exit", encoding: .utf8)
+            status = .exited(code: text.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        }
+        let processes = record.execs.filter { alive($0.value.helperPid, $0.value.helperStartTime) }.keys.sorted()
+        return RecordedContainer(id: id, pid: record.initPid, status: status, processes: status == .running || status == .paused ? processes : [],
+                                 logFile: record.logPath, spec: record.spec)
     }
 
     public func createCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?, exit: Bool) async throws {
@@ -594,9 +674,9 @@ public final class LinuxClient: Client {
             }
         }
         let stdin = try open(plan.stdinPath, .writeOnly)
-        let stdout = try open(plan.stdoutPath, .readOnly)
-        // With a terminal, stdout carries everything and there is no stderr.
-        let stderr = plan.terminal ? nil : try open(plan.stderrPath, .readOnly)
+        // Logged output never reaches the FIFOs. With a terminal, stdout carries everything.
+        let stdout = plan.logPath.isEmpty ? try open(plan.stdoutPath, .readOnly) : nil
+        let stderr = plan.terminal || !plan.logPath.isEmpty ? nil : try open(plan.stderrPath, .readOnly)
         let control = plan.controlPath
         return IOPipe(stdin: stdin, stdout: stdout, stderr: stderr, terminal: plan.terminal) {
             // The helper holds stdin's FIFO open too: ask it to let go, so the process reads EOF

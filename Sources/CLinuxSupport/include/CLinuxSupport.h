@@ -44,6 +44,8 @@ int lcd_pty_unlock(int master);
 int lcd_set_controlling_terminal(int fd);
 /// ioctl(TIOCSWINSZ).
 int lcd_set_window_size(int fd, unsigned short rows, unsigned short columns);
+/// ioctl(TIOCGWINSZ): 0 and the size, or -1.
+int lcd_get_window_size(int fd, unsigned short *rows, unsigned short *columns);
 /// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC).
 int lcd_socketpair_cloexec(int fds[2]);
 /// Sends / receives one descriptor over a unix socket (SCM_RIGHTS). Receive returns it, or -1.

@@ -25,6 +25,9 @@ struct ContainerRecord: Codable, Sendable {
     var poststop: [Spec.Hook]
     var stateDocument: String
     var execs: [String: ExecRecord] = [:]
+    /// Where stdout and stderr go instead of the FIFOs (`CreateOption.logFile`); absent in
+    /// records of earlier releases, which is the same as none.
+    var logPath: String?
 
     struct ExecRecord: Codable, Sendable {
         var pid: Int32
@@ -41,11 +44,27 @@ struct ContainerRecord: Codable, Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let data = try encoder.encode(self)
         let path = Self.path(in: stateDirectory)
-        let temporary = path + ".tmp"
+        // Per process: two daemons attached to one container never share a temporary file.
+        let temporary = path + ".tmp.\(getpid())"
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]),
               rename(temporary, path) == 0 else {
+            unlink(temporary)
             throw ContainerError.systemCallFailed(operation: "write \(path)", errno: .init(rawValue: errno))
         }
+    }
+
+    /// Changes the exec table on disk: read, change, write, under a lock on the state
+    /// directory, so daemons attached to the same container (`lcd exec` while `lcd kill`
+    /// runs) do not undo each other's changes. Returns the table as written.
+    static func updateExecs(stateDirectory: String, _ change: (inout [String: ExecRecord]) -> Void) throws -> [String: ExecRecord] {
+        let directory = Glibc.open(stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { throw ContainerError.systemCallFailed(operation: "open \(stateDirectory)", errno: .init(rawValue: errno)) }
+        defer { Glibc.close(directory) }
+        while flock(directory, LOCK_EX) != 0 && errno == EINTR {}
+        guard var record = try read(stateDirectory: stateDirectory) else { throw ContainerError.notFound(containerID: (stateDirectory as NSString).lastPathComponent) }
+        change(&record.execs)
+        try record.write()
+        return record.execs
     }
 
     static func read(stateDirectory: String) throws -> ContainerRecord? {

@@ -47,7 +47,7 @@ final class Helper {
         self.pid = pid
     }
 
-    deinit { abandon() }
+    deinit { closePipes() }
 
     /// Lets the container process run; returns its host pid and the helper's warnings (failed
     /// poststart hooks).
@@ -66,11 +66,22 @@ final class Helper {
     /// Tells the helper the daemon watches the process; it may reap it from now on.
     func acknowledge() {
         _ = write([UInt8(ascii: "a")])
-        abandon()
+        closePipes()
     }
 
-    /// Closes the pipes: a helper that has not started the process gives up and exits.
+    /// Closes the pipes: a helper that has not started the process gives up and exits. Waits
+    /// (up to 2 s) until it has, so a failed create returns with nothing of it left running.
     func abandon() {
+        closePipes()
+        guard pid > 0 else { return }
+        let pidfd = lcd_pidfd_open(pid, 0)
+        guard pidfd >= 0 else { return }
+        var exited = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        while poll(&exited, 1, 2000) < 0 && errno == EINTR {}
+        close(pidfd)
+    }
+
+    private func closePipes() {
         if toHelper >= 0 { close(toHelper); toHelper = -1 }
         if fromHelper >= 0 { close(fromHelper); fromHelper = -1 }
     }
