@@ -4,12 +4,13 @@
 #   make test    unit tests, and the integration tests when run as root
 #   make demo    run one container with `lcd run` and show its events (as root)
 #   make bench   latency and memory figures against runc and crun (as root)
+#   make test-vm the VM tier: cgroup controllers, OOM and CRIU under Debian's kernel in QEMU (as root)
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 DEB_PACKAGES := pkg-config libseccomp-dev libcap-dev busybox-static runc crun
 SWIFT_TEST_FLAGS ?=
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test test-vm demo bench clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -30,6 +31,11 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing $(SWIFT_TEST_FLAGS)
+
+# Tests/VM/test-vm.sh installs QEMU and CRIU, fetches Debian's kernel, boots it and runs the
+# VM tier's test classes inside. VM_TESTS=Module.Class[/test] runs others (comma-separated).
+test-vm: deps
+	SWIFT=$(SWIFT) bash Tests/VM/test-vm.sh $(VM_TESTS)
 
 demo: build
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo runs a container and needs root"; exit 1; fi

@@ -62,6 +62,9 @@ public struct Plan: Equatable, Sendable {
     /// Non-empty: the process's stdout and stderr are this file (opened by the helper,
     /// O_APPEND) instead of the FIFOs.
     public var logPath = ""
+    /// Non-empty: instead of creating the process, run this `criu restore` command line
+    /// (restoring a checkpoint), with the process's stdin, stdout and stderr on fds 10-12.
+    public var criuRestore: [String] = []
     /// Exec mode: the host pid of the container's init, whose namespaces (`joinFlags`) the new
     /// process joins through a pidfd instead of creating any. 0 for a container's init.
     public var joinPid: Int32 = 0
@@ -320,7 +323,7 @@ extension Plan {
         }
         out.put(noNewPrivileges)
         out.put(Int(joinPid)); out.put(Int(joinFlags))
-        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns)); out.put(logPath)
+        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns)); out.put(logPath); out.putList(criuRestore)
         for hooks in [createRuntimeHooks, createContainerHooks, startContainerHooks, poststartHooks] {
             out.put(hooks.count)
             for h in hooks { out.put(h.path); out.putList(h.args); out.putList(h.env); out.put(h.timeout); out.put(h.specPath) }
@@ -391,6 +394,7 @@ extension Plan {
         terminalRows = UInt16(truncatingIfNeeded: try r.int())
         terminalColumns = UInt16(truncatingIfNeeded: try r.int())
         logPath = try r.string()
+        criuRestore = try r.list()
         var hookLists: [[HookStep]] = []
         for _ in 0..<4 {
             var hooks: [HookStep] = []

@@ -73,6 +73,11 @@ public enum Supervisor {
                 _exit(1)
             }
         }
+        if !plan.criuRestore.isEmpty {
+            let pid = CheckpointRestore.run(plan, stdio: (stdinFD, stdoutFD, stderrFD))
+            close(stdinFD); close(stdoutFD); close(stderrFD)
+            supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: -1)
+        }
         var terminalSocket: [Int32] = [-1, -1]
         if plan.terminal && lcd_socketpair_cloexec(&terminalSocket) != 0 {
             report("error " + StartFailure(kind: "sys", location: "socketpair", errno: errno, message: "cannot create the terminal socket: \(errnoText(errno))").line)
@@ -161,13 +166,18 @@ public enum Supervisor {
         for hook in plan.poststartHooks {
             if let failure = Hooks.run(hook, state: Hooks.state(plan, status: "running", pid: pid)) { report("warning " + failure.line.dropLast()) }
         }
+        supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: master)
+    }
+
+    /// Reports the start, then stays until the process exits and records its status.
+    static func supervise(_ plan: Plan, pid: pid_t, holds: (Int32, Int32, Int32), childEvents: Int32, control: Int32, terminal master: Int32) -> Never {
         report("started \(pid)")
         // Not reaped before the daemon watches it, so its pid cannot be reused meanwhile.
         _ = readExactly(fromDaemon, 1)
         close(fromDaemon)
         close(toDaemon)
 
-        var holds = (stdin: stdinHold, stdout: stdoutHold, stderr: stderrHold)
+        var holds = (stdin: holds.0, stdout: holds.1, stderr: holds.2)
         let status = waitForExit(of: pid, childEvents: childEvents, control: control, holds: &holds, terminal: master)
         // Output ends now: readers drain the pipe and see EOF.
         for fd in [holds.stdin, holds.stdout, holds.stderr] where fd >= 0 { close(fd) }

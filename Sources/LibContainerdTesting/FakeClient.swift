@@ -378,7 +378,7 @@ public final class FakeClient: Client {
     }
 
     private func checkpointDirectory(_ dir: String?, _ id: String) -> String {
-        dir ?? "\(options.stateDirectory)/\(id)/checkpoints"
+        dir ?? "\(options.stateDirectory)/.checkpoints/\(id)"
     }
 
     // MARK: - Scripting what the "processes" do

@@ -94,9 +94,6 @@ public final class LinuxClient: Client {
         containerID id: String, checkpoint: String?, checkpointDir: String?, spec: Spec,
         attachStdio: @escaping StdioCallback, options callOptions: [CreateOption]
     ) async throws {
-        if checkpoint != nil {
-            throw ContainerError.unsupported(feature: "restore from a checkpoint", reason: "CRIU support is not implemented yet")
-        }
         try Self.validate(id)
         guard geteuid() == 0 else {
             throw ContainerError.unsupported(
@@ -104,6 +101,15 @@ public final class LinuxClient: Client {
                 reason: "the daemon runs as uid \(geteuid()); creating containers needs root (rootless mode — a user namespace, no cgroup writes, delegated subuid ranges — is not implemented)")
         }
         let options = self.options.applying(callOptions)
+        var checkpointDirectory: String?
+        if let checkpoint {
+            try Checkpoint.validate(name: checkpoint)
+            let directory = CRIU.directory(checkpointDir, stateDirectory: options.stateDirectory, containerID: id)
+            guard FileManager.default.fileExists(atPath: "\(directory)/\(checkpoint)/\(CRIU.CheckpointRecord.fileName)") else {
+                throw ContainerError.invalidArgument(name: "checkpoint", reason: "no checkpoint \(checkpoint) in \(directory)")
+            }
+            checkpointDirectory = "\(directory)/\(checkpoint)"
+        }
         try containers.withLock { map in
             guard map[id] == nil else { throw ContainerError.alreadyExists(containerID: id) }
             map[id] = .creating
@@ -146,6 +152,11 @@ public final class LinuxClient: Client {
                 Cgroup.removeUnusedAncestors(stateDirectory: base)
             }
             plan.cgroupPath = cgroup.path
+            if let checkpointDirectory {
+                // Restore instead of create: the helper runs criu with the new stdio.
+                let relative = cgroup.path.hasPrefix(host.root) ? String(cgroup.path.dropFirst(host.root.count)) : nil
+                plan.criuRestore = try CRIU.restoreCommand(checkpoint: checkpointDirectory, rootfs: plan.rootfs, cgroup: relative, stateDirectory: stateDirectory)
+            }
 
             // 4. The helper, detached and holding the FIFOs; then our ends, for the caller.
             let helper = try Helper(executable: helperPath, plan: plan)
@@ -585,17 +596,49 @@ public final class LinuxClient: Client {
     }
 
     public func createCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?, exit: Bool) async throws {
-        _ = try running(id)
+        let container = try running(id)
         try Checkpoint.validate(name: checkpointID)
-        throw ContainerError.unsupported(feature: "checkpoint", reason: "CRIU support is not implemented yet")
+        if container.spec.process?.terminal == true {
+            throw ContainerError.unsupported(feature: "checkpoint", reason: "a container with a terminal cannot be checkpointed yet")
+        }
+        let base = CRIU.directory(checkpointDir, stateDirectory: (container.stateDirectory as NSString).deletingLastPathComponent, containerID: id)
+        let directory = "\(base)/\(checkpointID)"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard mkdir(directory, 0o700) == 0 else {
+            if errno == EEXIST { throw ContainerError.alreadyExists(containerID: id, processFriendlyName: "checkpoint \(checkpointID)") }
+            throw ContainerError.systemCallFailed(operation: "mkdir \(directory)", errno: .init(rawValue: errno))
+        }
+        do {
+            try CRIU.dump(pid: container.initPid, rootfs: container.spec.root?.path ?? "/", name: checkpointID, exit: exit, into: directory)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
     }
 
     public func deleteCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?) async throws {
-        throw ContainerError.unsupported(feature: "checkpoint", reason: "CRIU support is not implemented yet")
+        try Self.validate(id)
+        try Checkpoint.validate(name: checkpointID)
+        let directory = "\(CRIU.directory(checkpointDir, stateDirectory: options.stateDirectory, containerID: id))/\(checkpointID)"
+        guard FileManager.default.fileExists(atPath: "\(directory)/\(CRIU.CheckpointRecord.fileName)") else {
+            throw ContainerError.invalidArgument(name: "checkpoint", reason: "no checkpoint \(checkpointID) in \((directory as NSString).deletingLastPathComponent)")
+        }
+        try FileManager.default.removeItem(atPath: directory)
+        if checkpointDir == nil {  // the default directories go with their last checkpoint
+            let base = (directory as NSString).deletingLastPathComponent
+            if rmdir(base) == 0 { rmdir((base as NSString).deletingLastPathComponent) }
+        }
     }
 
     public func listCheckpoints(containerID id: String, checkpointDir: String?) async throws -> Checkpoints {
-        throw ContainerError.unsupported(feature: "checkpoint", reason: "CRIU support is not implemented yet")
+        try Self.validate(id)
+        let directory = CRIU.directory(checkpointDir, stateDirectory: options.stateDirectory, containerID: id)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.sorted().compactMap { name in
+            guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)/\(CRIU.CheckpointRecord.fileName)"),
+                  let record = try? JSONDecoder().decode(CRIU.CheckpointRecord.self, from: data) else { return nil }
+            return Checkpoint(name: record.name, exit: record.exit)
+        }
     }
 
     // MARK: - Inspection and limits

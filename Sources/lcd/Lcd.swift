@@ -41,6 +41,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Hostname inside the container (default: the id).") var hostname: String?
     @Option(name: .customLong("env"), help: "Environment variable KEY=VALUE; repeatable.") var env: [String] = []
     @Flag(name: .shortAndLong, help: "Detach: print the id and return; output goes to the log.") var detach = false
+    @Flag(help: "Share the host's network namespace instead of getting an empty one.") var hostNetwork = false
     @Flag(help: "Print the container's events on stderr.") var events = false
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.") var command: [String] = []
 
@@ -57,7 +58,8 @@ struct Run: AsyncParsableCommand {
         if detach { try session.notes.write(Note(id: id, command: args, created: Date(), log: session.notes.logPath(id))) }
         if rootfs == nil { try FileManager.default.createDirectory(atPath: emptyRoot, withIntermediateDirectories: true) }
         defer { if !detach && rootfs == nil { rmdir(emptyRoot) } }
-        let spec = Spec.linuxContainer(rootfs: rootfs, emptyRoot: emptyRoot, args: args, env: env, hostname: hostname ?? id)
+        var spec = Spec.linuxContainer(rootfs: rootfs, emptyRoot: emptyRoot, args: args, env: env, hostname: hostname ?? id)
+        if hostNetwork { spec.linux?.namespaces?.removeAll { $0.type == .network } }
 
         let output = OutputCopies()
         do {

@@ -50,7 +50,8 @@ final class Cgroup: Sendable {
     }
 
     /// Creates `relative` under the host's root (or joins it if it exists), enables the
-    /// controllers `files` need on the way down, and writes the files.
+    /// controllers `files` need (and the accounting ones the host has) on the way down, and
+    /// writes the files.
     static func create(host: CgroupHost, relative: String, files: CgroupFiles) throws -> Cgroup {
         try host.check(files)
         let components = relative.split(separator: "/").map(String.init)
@@ -72,9 +73,15 @@ final class Cgroup: Sendable {
         var current = host.root
         var createdAncestors: [String] = []
         let needed = files.controllers
-        let enable = needed.map { "+" + $0 }.joined(separator: " ")
+        // Accounting every container gets where the host offers it, limits or not: stats need
+        // memory.current and pids.current, and a later updateResources needs the controller on.
+        let accounting = ["cpu", "memory", "pids", "io"].filter { host.controllers.contains($0) && !needed.contains($0) }
+        func enableControllers(in directory: String) throws {
+            if !needed.isEmpty { try write(directory + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
+            if !accounting.isEmpty { try? write(directory + "/cgroup.subtree_control", accounting.map { "+" + $0 }.joined(separator: " ")) }
+        }
         for component in components.dropLast() {
-            if !needed.isEmpty { try write(current + "/cgroup.subtree_control", enable) }
+            try enableControllers(in: current)
             current += "/" + component
             if mkdir(current, 0o755) == 0 {
                 createdAncestors.insert(current, at: 0)
@@ -82,7 +89,7 @@ final class Cgroup: Sendable {
                 throw ContainerError.systemCallFailed(operation: "mkdir \(current)", errno: .init(rawValue: errno))
             }
         }
-        if !needed.isEmpty { try write(current + "/cgroup.subtree_control", enable) }
+        try enableControllers(in: current)
         let path = current + "/" + components.last!
         let created: Bool
         if mkdir(path, 0o755) == 0 {
