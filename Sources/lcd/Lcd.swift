@@ -16,6 +16,22 @@ struct Lcd: AsyncParsableCommand {
         abstract: "Run OCI containers with LibContainerd for Swift.",
         subcommands: [Run.self, List.self, Exec.self, Kill.self, Pause.self, Resume.self, StatsCommand.self, Top.self,
                       Update.self, Logs.self, Remove.self])
+
+    /// Errors, usage errors included, are one line on stderr (`lcd: …`) with a non-zero status.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand { try await command.run() } else { try command.run() }
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success || message.isEmpty { exit(withError: error) }  // help; a container's status
+            var line = message.split(separator: "\n").first.map(String.init) ?? ""
+            if line.hasPrefix("Error: ") { line.removeFirst(7) }
+            FileHandle.standardError.write(Data("lcd: \(line)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }
 
 /// Options every command takes.
