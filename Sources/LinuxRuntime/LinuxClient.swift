@@ -256,12 +256,16 @@ public final class LinuxClient: Client {
     private func endHandling() { handling.withLock { $0.running -= 1 } }
 
     /// Lets go of every container without ending any: exit handling already under way
-    /// finishes, none starts after, and the containers stay on disk for a later `restore`.
+    /// finishes and its events reach the backend (up to `stateChangeTimeout`), none starts
+    /// after, and the containers stay on disk for a later `restore`.
     /// Call it before a process with live-restored containers exits, so that no container
     /// is left half cleaned up. The client cannot be used afterwards.
     public func detach() async {
         handling.withLock { $0.detached = true }
         while handling.withLock({ $0.running }) > 0 { try? await Task.sleep(for: .milliseconds(2)) }
+        // And their events reach the backend (an `exit` a handler just posted), within reason.
+        let deadline = ContinuousClock.now + options.stateChangeTimeout
+        while dispatcher.activeQueues > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(2)) }
         let detached = containers.withLock { map -> [Container] in
             defer { map.removeAll() }
             return map.values.compactMap { if case .running(let container) = $0 { container } else { nil } }

@@ -59,14 +59,15 @@ final class RestoreDrillTests: ContainerTestCase {
         }
         XCTAssertEqual(initPids.count, 20)
         XCTAssertEqual(execPids.count, 8)
+        guard initPids.count == 20, execPids.count == 8 else { return }
 
         // The shells must have installed their USR1 traps: a pid namespace's init drops a
         // signal it has no handler for, and an exec's shell would die of it with 138.
         let trapping = ids.filter { kind($0) == 3 }.map { initPids[$0]! } + ids.filter { kind($0) == 2 }.map { execPids[$0 + "/short"]! }
         for pid in trapping {
             var tries = 0
-            while !catchesUSR1(pid) && tries < 500 { usleep(10_000); tries += 1 }
-            XCTAssertTrue(catchesUSR1(pid), "pid \(pid) never trapped SIGUSR1")
+            while !catchesSignal(SIGUSR1, pid: pid) && tries < 500 { usleep(10_000); tries += 1 }
+            XCTAssertTrue(catchesSignal(SIGUSR1, pid: pid), "pid \(pid) never trapped SIGUSR1")
         }
 
         // 2. SIGKILL; while no daemon watches, some containers and execs exit and writers write.
@@ -138,12 +139,6 @@ final class RestoreDrillTests: ContainerTestCase {
             XCTAssertEqual(exit.exitCode, 137, id)
         }
         XCTAssertEqual(client.containers(), [])
-    }
-
-    private func catchesUSR1(_ pid: Int32) -> Bool {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let caught = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
-        return caught & (1 << (UInt64(SIGUSR1) - 1)) != 0
     }
 
     private func uptime() -> Double {

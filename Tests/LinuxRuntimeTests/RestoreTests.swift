@@ -44,9 +44,13 @@ final class RestoreTests: ContainerTestCase {
 
     func testContainersOutliveAKilledDaemonAndAreRestored() async throws {
         try startDaemon("counter", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.01; done")
-        try startDaemon("exiter", "sleep 0.3; exit 42")
+        // Exits on SIGUSR1, sent once its daemon is dead: no timing assumption (TCG is slow).
+        try startDaemon("exiter", "trap 'exit 42' USR1; while :; do sleep 0.05; done")
         try startDaemon("frozen", "while :; do sleep 0.05; done")
+        let exiterPid = try XCTUnwrap(pidOfInit("exiter"))
+        for _ in 0..<500 where !catchesSignal(SIGUSR1, pid: exiterPid) { usleep(10_000) }
         killDaemons()
+        kill(exiterPid, SIGUSR1)
         // The daemon paused this one before it died (as `pause` does: cgroup.freeze).
         let frozenPid = try XCTUnwrap(pidOfInit("frozen"))
         let cgroup = try XCTUnwrap(String(contentsOfFile: "/proc/\(frozenPid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") }?.dropFirst(3))

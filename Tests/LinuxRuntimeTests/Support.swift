@@ -168,3 +168,11 @@ class ContainerTestCase: XCTestCase {
         return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self), exit)
     }
 }
+
+/// Whether `pid` has a handler for `signal` (its shell has run `trap`): a pid namespace's init
+/// drops a signal it has no handler for, so tests wait for this before they signal.
+func catchesSignal(_ signal: Int32, pid: Int32) -> Bool {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let caught = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
+    return caught & (1 << (UInt64(signal) - 1)) != 0
+}
