@@ -357,7 +357,7 @@ public final class LinuxClient: Client {
                 current.execs[name] = Exec(pid: pid, terminal: plan.terminal, pidfd: pidfd, watch: watch)
                 // Under the lock, so no write can land while the exit handler removes the directory.
                 if !current.exiting {
-                    _ = try? ContainerRecord.updateExecs(stateDirectory: current.stateDirectory) { $0[name] = execRecord }
+                    try? ContainerRecord.writeExec(execRecord, name: name, stateDirectory: current.stateDirectory)
                 }
                 map[id] = .running(current)
             }
@@ -403,7 +403,7 @@ public final class LinuxClient: Client {
             guard case .running(var container)? = map[id] else { return nil }
             defer { map[id] = .running(container) }
             if !container.exiting {
-                _ = try? ContainerRecord.updateExecs(stateDirectory: container.stateDirectory) { $0.removeValue(forKey: name) }
+                ContainerRecord.removeExec(name, stateDirectory: container.stateDirectory)
             }
             return container.execs.removeValue(forKey: name)
         }

@@ -24,6 +24,8 @@ struct ContainerRecord: Codable, Sendable {
     var namespaceFlags: Int32
     var poststop: [Spec.Hook]
     var stateDocument: String
+    /// Filled by `read` from the `<name>-exec.json` files (see `writeExec`); `record.json`
+    /// itself keeps it empty.
     var execs: [String: ExecRecord] = [:]
     /// Where stdout and stderr go instead of the FIFOs (`CreateOption.logFile`); absent in
     /// records of earlier releases, which is the same as none.
@@ -53,19 +55,22 @@ struct ContainerRecord: Codable, Sendable {
         }
     }
 
-    /// Changes the exec table on disk: read, change, write, under a lock on the state
-    /// directory, so daemons attached to the same container (`lcd exec` while `lcd kill`
-    /// runs) do not undo each other's changes. Returns the table as written.
-    static func updateExecs(stateDirectory: String, _ change: (inout [String: ExecRecord]) -> Void) throws -> [String: ExecRecord] {
-        let directory = Glibc.open(stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directory >= 0 else { throw ContainerError.systemCallFailed(operation: "open \(stateDirectory)", errno: .init(rawValue: errno)) }
-        defer { Glibc.close(directory) }
-        while flock(directory, LOCK_EX) != 0 && errno == EINTR {}
-        guard var record = try read(stateDirectory: stateDirectory) else { throw ContainerError.notFound(containerID: (stateDirectory as NSString).lastPathComponent) }
-        change(&record.execs)
-        try record.write()
-        return record.execs
+    /// Each exec has its own small record, `<name>-exec.json`, written when it starts and
+    /// removed when it ends: no read-modify-write of `record.json` on the exec path, and
+    /// daemons attached to the same container never undo each other's changes.
+    static func execPath(_ name: String, in stateDirectory: String) -> String { "\(stateDirectory)/\(name)-exec.json" }
+
+    static func writeExec(_ exec: ExecRecord, name: String, stateDirectory: String) throws {
+        let path = execPath(name, in: stateDirectory)
+        let temporary = path + ".tmp.\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: try JSONEncoder().encode(exec), attributes: [.posixPermissions: 0o600]),
+              rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw ContainerError.systemCallFailed(operation: "write \(path)", errno: .init(rawValue: errno))
+        }
     }
+
+    static func removeExec(_ name: String, stateDirectory: String) { unlink(execPath(name, in: stateDirectory)) }
 
     static func read(stateDirectory: String) throws -> ContainerRecord? {
         guard let data = FileManager.default.contents(atPath: path(in: stateDirectory)) else { return nil }
@@ -73,7 +78,13 @@ struct ContainerRecord: Codable, Sendable {
         guard record.format <= currentFormat else {
             throw ContainerError.unsupported(feature: "restore of \(record.id)", reason: "its record has format \(record.format); this library reads up to \(currentFormat)")
         }
-        return record
+        var withExecs = record
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? [] where file.hasSuffix("-exec.json") {
+            if let data = FileManager.default.contents(atPath: stateDirectory + "/" + file), let exec = try? JSONDecoder().decode(ExecRecord.self, from: data) {
+                withExecs.execs[String(file.dropLast("-exec.json".count))] = exec
+            }
+        }
+        return withExecs
     }
 }
 
