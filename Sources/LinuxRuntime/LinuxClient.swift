@@ -529,11 +529,16 @@ public final class LinuxClient: Client {
     /// case where the truth is not on disk).
     private func recordedStatus(_ id: String, _ process: String, in stateDirectory: String, claimed: String? = nil) -> UInt32 {
         for directory in [stateDirectory] + (claimed.map { [$0] } ?? []) {
-            let text = try? String(contentsOfFile: "\(directory)/\(process)-exit", encoding: .utf8)
-            if let status = text.flatMap({ UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) { return status }
+            if let status = Self.exitStatus(process, in: directory) { return status }
         }
         logger.error("no exit status recorded for \(process); reporting 255", metadata: ["container": "\(id)"])
         return 255
+    }
+
+    /// `<process>-exit` as its helper wrote it, nil if there is none.
+    static func exitStatus(_ process: String, in stateDirectory: String) -> UInt32? {
+        let text = try? String(contentsOfFile: "\(stateDirectory)/\(process)-exit", encoding: .utf8)
+        return text.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// What every end of a container does once its processes are gone: note an OOM kill,
@@ -591,12 +596,11 @@ public final class LinuxClient: Client {
             let cgroup = record.cgroupPath.map { Cgroup.restored(path: $0, created: record.cgroupCreated, createdAncestors: record.cgroupAncestors) }
             status = cgroup?.isFrozen == true ? .paused : .running
         } else {
-            let text = try? String(contentsOfFile: "\(stateDirectory)/\(initFriendlyName)-exit", encoding: .utf8)
-            status = .exited(code: text.flatMap { UInt32($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            status = .exited(code: Self.exitStatus(initFriendlyName, in: stateDirectory))
         }
-        let processes = record.execs.filter { alive($0.value.helperPid, $0.value.helperStartTime) }.keys.sorted()
-        return RecordedContainer(id: id, pid: record.initPid, status: status, processes: status == .running || status == .paused ? processes : [],
-                                 logFile: record.logPath, spec: record.spec)
+        // Execs outlive no init: only a live container's are looked up.
+        let processes = status == .running || status == .paused ? record.execs.filter { alive($0.value.helperPid, $0.value.helperStartTime) }.keys.sorted() : []
+        return RecordedContainer(id: id, pid: record.initPid, status: status, processes: processes, logFile: record.logPath, spec: record.spec)
     }
 
     public func createCheckpoint(containerID id: String, checkpointID: String, checkpointDir: String?, exit: Bool) async throws {

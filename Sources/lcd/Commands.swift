@@ -75,7 +75,6 @@ struct Exec: AsyncParsableCommand {
         do {
             _ = try await session.client.addProcess(containerID: id, processFriendlyName: name, process: process) { io in output.attach(io) }
         } catch {
-            terminal?.restore()
             await session.finish()
             throw error
         }
@@ -96,7 +95,6 @@ struct Exec: AsyncParsableCommand {
         sources.forEach { $0.cancel() }
         output.waitUntilDone()
         await session.finish()
-        terminal?.restore()
         throw ExitCode(Int32(status))
     }
 }

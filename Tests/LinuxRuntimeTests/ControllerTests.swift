@@ -25,9 +25,7 @@ final class ControllerTests: ContainerTestCase {
     /// The container's cgroup directory, from its init's /proc/<pid>/cgroup.
     private func cgroup(of id: String) async throws -> String {
         let pids = try await client.pidsForContainer(containerID: id)
-        let pid = try XCTUnwrap(pids.min())
-        let line = try XCTUnwrap(String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") })
-        return cgroupRootPath + line.dropFirst(3)
+        return try cgroupDirectory(of: try XCTUnwrap(pids.min()))
     }
 
     private func read(_ directory: String, _ file: String) -> String {

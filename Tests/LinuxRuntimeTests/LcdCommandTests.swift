@@ -23,7 +23,9 @@ final class LcdCommandTests: ContainerTestCase {
 
     /// Runs `lcd COMMAND --state <test state> ARGS…`; returns stdout, stderr and the exit status.
     @discardableResult
-    private func lcd(_ args: String...) throws -> (out: String, err: String, status: Int32) {
+    private func lcd(_ args: String...) throws -> (out: String, err: String, status: Int32) { try lcd(args) }
+
+    private func lcd(_ args: [String]) throws -> (out: String, err: String, status: Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: lcd)
         // Options before the container id: after it, everything is the command.
@@ -141,15 +143,8 @@ final class LcdCommandTests: ContainerTestCase {
 
     func testErrorsAreOneLineWithANonZeroStatus() throws {
         for args in [["kill", "ghost"], ["pause", "ghost"], ["exec", "ghost", "--", "true"], ["rm", "ghost"], ["logs", "ghost"], ["stats", "ghost"]] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: lcd)
-            process.arguments = [args[0], "--state", stateDirectory] + args.dropFirst()
-            let err = Pipe()
-            (process.standardOutput, process.standardError) = (FileHandle.nullDevice, err)
-            try process.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertNotEqual(process.terminationStatus, 0, "\(args)")
+            let (_, text, status) = try lcd(args)
+            XCTAssertNotEqual(status, 0, "\(args)")
             XCTAssertEqual(text.split(separator: "\n").count, 1, "\(args): \(text)")
             XCTAssertTrue(text.contains("no such container: ghost"), "\(args): \(text)")
         }

@@ -95,8 +95,7 @@ final class LifecycleTests: ContainerTestCase {
         try await Task.sleep(for: .milliseconds(200))
         try await client.pause(containerID: "busy")
         XCTAssertEqual(backend.states(for: "busy"), [.start, .pause], "pause is delivered before pause returns")
-        let cgroup = try XCTUnwrap(String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") }?.dropFirst(3))
-        let events = try String(contentsOfFile: "\(cgroupRootPath)\(cgroup)/cgroup.events", encoding: .utf8)
+        let events = try String(contentsOfFile: "\(try cgroupDirectory(of: pid))/cgroup.events", encoding: .utf8)
         XCTAssertTrue(events.contains("frozen 1"), events)
         let frozenAt = try size()
         try await Task.sleep(for: .milliseconds(300))
@@ -179,11 +178,6 @@ func assertThrows(_ expected: ContainerError, file: StaticString = #filePath, li
 /// Resources reach the cgroup files. Controller limits need a host with controllers (the VM
 /// tier); the core `cgroup.*` files work everywhere, hybrid hosts included.
 final class ResourceTests: ContainerTestCase {
-    private func cgroupDirectory(of pid: Int32) throws -> String {
-        let line = try XCTUnwrap(String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") })
-        return cgroupRootPath + line.dropFirst(3)
-    }
-
     func testResourcesAtCreateAndThroughUpdate() async throws {
         var spec = self.spec(["sleep", "100"])
         spec.linux?.resources = .init(unified: ["cgroup.max.descendants": "3"])

@@ -53,8 +53,7 @@ final class RestoreTests: ContainerTestCase {
         kill(exiterPid, SIGUSR1)
         // The daemon paused this one before it died (as `pause` does: cgroup.freeze).
         let frozenPid = try XCTUnwrap(pidOfInit("frozen"))
-        let cgroup = try XCTUnwrap(String(contentsOfFile: "/proc/\(frozenPid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") }?.dropFirst(3))
-        try "1".write(toFile: "\(cgroupRootPath)\(cgroup)/cgroup.freeze", atomically: false, encoding: .utf8)
+        try "1".write(toFile: "\(try cgroupDirectory(of: frozenPid))/cgroup.freeze", atomically: false, encoding: .utf8)
         try await Task.sleep(for: .milliseconds(800))  // the counter writes into its pipe; the exiter exits
 
         XCTAssertEqual(client.containers(), ["counter", "exiter", "frozen"])

@@ -128,6 +128,12 @@ class ContainerTestCase: XCTestCase {
         return isCgroup2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified"
     }
 
+    /// The cgroup v2 directory of `pid`, from its `0::` line in /proc/<pid>/cgroup.
+    func cgroupDirectory(of pid: Int32) throws -> String {
+        let line = try XCTUnwrap(String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("0::") })
+        return cgroupRootPath + line.dropFirst(3)
+    }
+
     func spec(_ args: [String], env: [String] = []) -> Spec { containerSpec(rootfs: rootfs.path, args, env: env) }
 
     /// `create` must fail with an error `check` accepts, deliver no event and leave no state directory.
