@@ -190,3 +190,82 @@ const int LCD_CLONE_NEWNET = CLONE_NEWNET;
 const int LCD_CLONE_NEWCGROUP = CLONE_NEWCGROUP;
 const int LCD_CLONE_NEWTIME = CLONE_NEWTIME;
 const unsigned int LCD_CLOSE_RANGE_CLOEXEC = CLOSE_RANGE_CLOEXEC;
+
+// MARK: - bpf(2): cgroup device programs
+
+#include <linux/bpf.h>
+
+static int lcd_bpf(int command, union bpf_attr *attr) {
+    return (int)syscall(SYS_bpf, command, attr, sizeof(*attr));
+}
+
+int lcd_bpf_load_device_program(const void *instructions, unsigned int count, char *log, unsigned int log_size) {
+    static const char license[] = "Apache-2.0";
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.insns = (uint64_t)(uintptr_t)instructions;
+    attr.insn_cnt = count;
+    attr.license = (uint64_t)(uintptr_t)license;
+    attr.expected_attach_type = BPF_CGROUP_DEVICE;
+    if (log != NULL && log_size > 0) {
+        log[0] = 0;
+        attr.log_buf = (uint64_t)(uintptr_t)log;
+        attr.log_size = log_size;
+        attr.log_level = 1;
+    }
+    int fd = lcd_bpf(BPF_PROG_LOAD, &attr);
+    if (fd >= 0) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+int lcd_bpf_attach_device_program(int cgroup_fd, int program_fd) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = (uint32_t)cgroup_fd;
+    attr.attach_bpf_fd = (uint32_t)program_fd;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    attr.attach_flags = BPF_F_ALLOW_MULTI;
+    return lcd_bpf(BPF_PROG_ATTACH, &attr);
+}
+
+int lcd_bpf_detach_device_program(int cgroup_fd, int program_fd) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = (uint32_t)cgroup_fd;
+    attr.attach_bpf_fd = (uint32_t)program_fd;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    return lcd_bpf(BPF_PROG_DETACH, &attr);
+}
+
+int lcd_bpf_query_device_programs(int cgroup_fd, unsigned int *ids, unsigned int capacity) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = (uint32_t)cgroup_fd;
+    attr.query.attach_type = BPF_CGROUP_DEVICE;
+    attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    attr.query.prog_cnt = capacity;
+    if (lcd_bpf(BPF_PROG_QUERY, &attr) != 0) return -1;
+    return (int)attr.query.prog_cnt;
+}
+
+int lcd_bpf_program_fd(unsigned int id) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_id = id;
+    int fd = lcd_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+    if (fd >= 0) (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+// MARK: - mount_setattr(2)
+
+// struct mount_attr comes from <sys/mount.h> (glibc ≥ 2.36); <linux/mount.h> would clash with it.
+
+int lcd_mount_setattr(int dirfd, const char *path, unsigned int flags, unsigned long long set, unsigned long long clear) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = set;
+    attr.attr_clr = clear;
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}

@@ -1,3 +1,5 @@
+import OCIRuntimeSpec
+
 /// New resource limits for a running container — libcontainerd's `Resources`
 /// (containerd 0.2's `UpdateResource`), plus cgroup v2 files to write as-is.
 ///
@@ -30,6 +32,11 @@ public struct Resources: Sendable, Hashable, Codable {
     public var pidsLimit: Int64?
     /// cgroup v2 files written as-is, after the converted values: file name → content.
     public var unified: [String: String]?
+    /// Device access rules that replace the container's (`linux.resources.devices` of the
+    /// OCI spec): evaluated as one list, the last matching rule wins, and a device no rule
+    /// allows is refused. The default devices and those the spec created stay allowed.
+    /// Not in Go's `UpdateResource`.
+    public var devices: [Spec.Linux.Resources.DeviceRule]?
 
     public init(
         blkioWeight: UInt16? = nil, blkioLeafWeight: UInt16? = nil, blkioWeightDevice: [WeightDevice]? = nil,
@@ -38,7 +45,8 @@ public struct Resources: Sendable, Hashable, Codable {
         cpuShares: UInt64? = nil, cpuPeriod: UInt64? = nil, cpuQuota: Int64? = nil,
         cpusetCpus: String? = nil, cpusetMems: String? = nil, memoryLimit: Int64? = nil,
         memorySwap: Int64? = nil, memoryReservation: Int64? = nil, kernelMemoryLimit: Int64? = nil,
-        kernelTCPMemoryLimit: Int64? = nil, pidsLimit: Int64? = nil, unified: [String: String]? = nil
+        kernelTCPMemoryLimit: Int64? = nil, pidsLimit: Int64? = nil, unified: [String: String]? = nil,
+        devices: [Spec.Linux.Resources.DeviceRule]? = nil
     ) {
         self.blkioWeight = blkioWeight
         self.blkioLeafWeight = blkioLeafWeight
@@ -59,6 +67,7 @@ public struct Resources: Sendable, Hashable, Codable {
         self.kernelTCPMemoryLimit = kernelTCPMemoryLimit
         self.pidsLimit = pidsLimit
         self.unified = unified
+        self.devices = devices
     }
 
     /// A block device's weight.

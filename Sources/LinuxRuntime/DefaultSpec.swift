@@ -45,6 +45,7 @@ extension Spec {
             hostname: hostname,
             mounts: mounts,
             linux: .init(
+                resources: .init(devices: [.init(allow: false, access: "rwm")]),
                 namespaces: [.init(type: .pid), .init(type: .network), .init(type: .ipc), .init(type: .uts), .init(type: .mount), .init(type: .cgroup)],
                 seccomp: .containerDefault,
                 maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",

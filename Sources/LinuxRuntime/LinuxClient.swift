@@ -121,6 +121,7 @@ public final class LinuxClient: Client {
             let relativeCgroup = spec.linux?.cgroupsPath ?? "\(options.cgroupParent)/\(id)"
             let files = try spec.linux?.resources.map { try CgroupFiles.from($0) } ?? CgroupFiles()
             try host.check(files)
+            let deviceRules = try DeviceFilter.rules(spec)
             let helperExecutable = try options.helperPath.map { try Helper.locate($0) } ?? defaultHelper.get()
             let helperPath = try Helper.sealedCopy(of: helperExecutable)
             var plan = try planner.plan(spec, containerID: id, stateDirectory: stateDirectory, cgroupPath: "")
@@ -145,7 +146,7 @@ public final class LinuxClient: Client {
             }
 
             // 3. The cgroup, limited before the process joins it.
-            let cgroup = try Cgroup.create(host: host, relative: relativeCgroup, files: files)
+            let cgroup = try Cgroup.create(host: host, relative: relativeCgroup, files: files, devices: deviceRules)
             Cgroup.rememberAncestors(cgroup.createdAncestors, stateDirectory: options.stateDirectory)
             cleanup.add { [base = options.stateDirectory] in
                 cgroup.remove()
@@ -677,8 +678,12 @@ public final class LinuxClient: Client {
         let container = try running(id)
         let files = try CgroupFiles.from(resources)
         try host.check(files)
+        let deviceRules = try resources.devices.map {
+            try DeviceFilter.rules($0, path: "resources.devices", created: container.spec.linux?.devices ?? [])
+        }
         guard let cgroup = container.cgroup else { throw ContainerError.unsupported(feature: "updateResources", reason: "the container has no cgroup") }
         try cgroup.apply(files)
+        if let deviceRules { try cgroup.allowDevices(deviceRules) }
     }
 
     // MARK: - Helpers

@@ -92,6 +92,22 @@ int lcd_getrlimit(int resource, unsigned long long *soft, unsigned long long *ha
 /// seccomp(SECCOMP_SET_MODE_FILTER, flags, program of `count` 8-byte instructions).
 int lcd_seccomp_load(const void *instructions, unsigned short count, unsigned int flags);
 
+/// bpf(2) for cgroup device programs. Loads `count` 8-byte instructions as a
+/// BPF_PROG_TYPE_CGROUP_DEVICE program; returns its fd, or -1 (the verifier's log in `log`).
+int lcd_bpf_load_device_program(const void *instructions, unsigned int count, char *log, unsigned int log_size);
+/// Attaches a device program to a cgroup directory fd with BPF_F_ALLOW_MULTI.
+int lcd_bpf_attach_device_program(int cgroup_fd, int program_fd);
+/// Detaches one device program (by fd) from a cgroup directory fd.
+int lcd_bpf_detach_device_program(int cgroup_fd, int program_fd);
+/// Ids of the device programs attached to the cgroup itself (not inherited); returns how many
+/// (at most `capacity` are stored), or -1.
+int lcd_bpf_query_device_programs(int cgroup_fd, unsigned int *ids, unsigned int capacity);
+/// An fd for a loaded program by id, or -1.
+int lcd_bpf_program_fd(unsigned int id);
+
+/// mount_setattr(2) on `path` (relative to `dirfd`), recursively with AT_RECURSIVE in `flags`.
+int lcd_mount_setattr(int dirfd, const char *path, unsigned int flags, unsigned long long set, unsigned long long clear);
+
 extern const int LCD_CLONE_NEWNS;
 extern const int LCD_CLONE_NEWUTS;
 extern const int LCD_CLONE_NEWIPC;

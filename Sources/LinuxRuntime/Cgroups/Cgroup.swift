@@ -51,8 +51,8 @@ final class Cgroup: Sendable {
 
     /// Creates `relative` under the host's root (or joins it if it exists), enables the
     /// controllers `files` need (and the accounting ones the host has) on the way down, and
-    /// writes the files.
-    static func create(host: CgroupHost, relative: String, files: CgroupFiles) throws -> Cgroup {
+    /// writes the files and attaches the device program: all before any process joins.
+    static func create(host: CgroupHost, relative: String, files: CgroupFiles, devices: [DeviceRule]) throws -> Cgroup {
         try host.check(files)
         let components = relative.split(separator: "/").map(String.init)
         guard !components.isEmpty, !components.contains(".."), !components.contains(".") else {
@@ -62,14 +62,14 @@ final class Cgroup: Sendable {
         var attempt = 1
         while true {
             do {
-                return try createOnce(host: host, components: components, files: files)
+                return try createOnce(host: host, components: components, files: files, devices: devices)
             } catch ContainerError.systemCallFailed(_, let errno) where errno == .noSuchFileOrDirectory && attempt < 3 {
                 attempt += 1
             }
         }
     }
 
-    private static func createOnce(host: CgroupHost, components: [String], files: CgroupFiles) throws -> Cgroup {
+    private static func createOnce(host: CgroupHost, components: [String], files: CgroupFiles, devices: [DeviceRule]) throws -> Cgroup {
         var current = host.root
         var createdAncestors: [String] = []
         let needed = files.controllers
@@ -102,6 +102,7 @@ final class Cgroup: Sendable {
         let cgroup = Cgroup(path: path, created: created, createdAncestors: createdAncestors)
         do {
             try cgroup.apply(files)
+            try cgroup.allowDevices(devices)
         } catch {
             cgroup.remove()
             throw error
