@@ -26,6 +26,8 @@ public protocol Kernel {
     func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SyscallError)
     /// Makes `newRoot` the root and detaches the old one.
     func pivotRoot(_ newRoot: String) throws(SyscallError)
+    /// Sets and clears MOUNT_ATTR_* on the mount at `target` and every mount below it.
+    func setAttributesRecursively(_ target: String, set: UInt64, clear: UInt64) throws(SyscallError)
     /// Resolves `path` inside `root` as if `root` were "/" (symlinks cannot lead out), creating
     /// what is missing (directories; a file last if `file`), and returns a path that names the
     /// result without being resolved again: `/proc/self/fd/N` of an O_PATH descriptor, to be
@@ -81,6 +83,11 @@ public struct LinuxKernel: Kernel {
 
     public func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SyscallError) {
         if chown(path, uid, gid) != 0 { throw SyscallError("chown \(path)") }
+    }
+
+    public func setAttributesRecursively(_ target: String, set: UInt64, clear: UInt64) throws(SyscallError) {
+        let recursive: UInt32 = 0x8000  // AT_RECURSIVE
+        if lcd_mount_setattr(AT_FDCWD, target, recursive, set, clear) != 0 { throw SyscallError("mount_setattr \(target)") }
     }
 
     public func pivotRoot(_ newRoot: String) throws(SyscallError) {

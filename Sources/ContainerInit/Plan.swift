@@ -222,6 +222,9 @@ public struct MountStep: Equatable, Sendable {
     public var data: String
     /// Where the mount came from in the spec, for error messages.
     public var specPath: String
+    /// MOUNT_ATTR_* applied to the mount and every submount (mount_setattr with AT_RECURSIVE).
+    public var recursiveSet: UInt64 = 0
+    public var recursiveClear: UInt64 = 0
     public init(source: String, destination: String, type: String, flags: UInt, propagation: UInt = 0, data: String = "", specPath: String) {
         self.source = source
         self.destination = destination
@@ -254,6 +257,20 @@ public struct DeviceStep: Equatable, Sendable {
         self.gid = gid
         self.bindFromHost = bindFromHost
     }
+}
+
+/// mount_setattr(2) attributes (Linux ABI values).
+public enum MountAttributes {
+    public static let readonly: UInt64 = 0x1
+    public static let nosuid: UInt64 = 0x2
+    public static let nodev: UInt64 = 0x4
+    public static let noexec: UInt64 = 0x8
+    public static let atimeMask: UInt64 = 0x70
+    public static let relatime: UInt64 = 0x0
+    public static let noatime: UInt64 = 0x10
+    public static let strictatime: UInt64 = 0x20
+    public static let nodiratime: UInt64 = 0x80
+    public static let nosymfollow: UInt64 = 0x20_0000
 }
 
 /// mount(2) flags (Linux ABI values).
@@ -300,6 +317,7 @@ extension Plan {
         for m in mounts {
             out.put(m.source); out.put(m.destination); out.put(m.type); out.put(Int(m.flags))
             out.put(Int(m.propagation)); out.put(m.data); out.put(m.specPath)
+            out.put(String(m.recursiveSet)); out.put(String(m.recursiveClear))
         }
         out.put(devices.count)
         for d in devices {
@@ -350,9 +368,12 @@ extension Plan {
         let rootfs = try r.string(), propagation = UInt(try r.int()), readonly = try r.bool()
         var mounts: [MountStep] = []
         for _ in 0..<(try r.count()) {
-            mounts.append(MountStep(
+            var mount = MountStep(
                 source: try r.string(), destination: try r.string(), type: try r.string(), flags: UInt(try r.int()),
-                propagation: UInt(try r.int()), data: try r.string(), specPath: try r.string()))
+                propagation: UInt(try r.int()), data: try r.string(), specPath: try r.string())
+            mount.recursiveSet = try r.unsigned()
+            mount.recursiveClear = try r.unsigned()
+            mounts.append(mount)
         }
         var devices: [DeviceStep] = []
         for _ in 0..<(try r.count()) {

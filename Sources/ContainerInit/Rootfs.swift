@@ -88,7 +88,8 @@ public struct RootfsBuilder {
         // `target` still refers to: resolve the destination again.
         let remountable = MountFlags.readonly | MountFlags.nosuid | MountFlags.nodev | MountFlags.noexec | MountFlags.noatime | MountFlags.nodiratime | MountFlags.relatime | MountFlags.strictatime
         let needsRemount = mount.isBind && mount.flags & remountable != 0
-        guard needsRemount || mount.propagation != 0 else { return }
+        let recursiveAttributes = mount.recursiveSet | mount.recursiveClear != 0
+        guard needsRemount || mount.propagation != 0 || recursiveAttributes else { return }
         let mounted = try kernel.resolve(mount.destination, inRoot: plan.rootfs, file: isFile, noSymlinks: false)
         defer { kernel.release(mounted) }
         if needsRemount {
@@ -96,6 +97,10 @@ public struct RootfsBuilder {
         }
         if mount.propagation != 0 {
             try kernel.mount(source: nil, target: mounted, type: nil, flags: mount.propagation, data: nil)
+        }
+        // `rro` and friends: the top mount's flags do not reach its submounts; this does.
+        if recursiveAttributes {
+            try kernel.setAttributesRecursively(mounted, set: mount.recursiveSet, clear: mount.recursiveClear)
         }
     }
 
@@ -153,6 +158,9 @@ public final class RecordingKernel: Kernel {
     }
     public func changeOwner(_ path: String, uid: UInt32, gid: UInt32) throws(SyscallError) { calls.append("chown \(path) \(uid):\(gid)") }
     public func pivotRoot(_ newRoot: String) throws(SyscallError) { calls.append("pivot_root \(newRoot)") }
+    public func setAttributesRecursively(_ target: String, set: UInt64, clear: UInt64) throws(SyscallError) {
+        calls.append("mount_setattr \(target) recursive set=\(set) clear=\(clear)")
+    }
     /// Records the resolution and hands back the joined path, so the calls read plainly.
     public func resolve(_ path: String, inRoot root: String, file: Bool, noSymlinks: Bool) throws(SyscallError) -> String {
         let joined = root + "/" + path.split(separator: "/").joined(separator: "/")

@@ -10,20 +10,25 @@ extension Spec {
     ///
     /// - Parameters:
     ///   - rootfs: the root file system; `nil` for a fresh tmpfs root with the host's `/usr`,
-    ///     `/bin`, `/sbin`, `/lib*` and `/etc` bound read-only (a container with no image).
+    ///     `/bin`, `/sbin` and `/lib*` bound recursively read-only (`rro`: submounts too),
+    ///     nosuid and nodev — a container with no image.
     ///   - emptyRoot: with `rootfs == nil`, an empty directory to serve as the mount point of
     ///     the tmpfs root (nothing is written to it).
+    ///   - etc: with `rootfs == nil`, a directory written by ``ZeroSetupEtc/write(to:hostname:)``
+    ///     to bind read-only as `/etc`; `nil` for none. The host's `/etc` is never bound.
     public static func linuxContainer(
-        rootfs: String?, emptyRoot: String = "/", args: [String], env: [String] = [],
+        rootfs: String?, emptyRoot: String = "/", etc: String? = nil, args: [String], env: [String] = [],
         hostname: String? = nil, cwd: String = "/"
     ) -> Spec {
         var mounts: [Mount] = []
         if rootfs == nil {
+            let readOnlyTree = ["rbind", "rro", "rnosuid", "rnodev"]
             mounts.append(.init(destination: "/", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=65536k"]))
-            for directory in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
+            for directory in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
             where FileManager.default.fileExists(atPath: directory) {
-                mounts.append(.init(destination: directory, type: "bind", source: directory, options: ["rbind", "ro", "nosuid", "nodev"]))
+                mounts.append(.init(destination: directory, type: "bind", source: directory, options: readOnlyTree))
             }
+            if let etc { mounts.append(.init(destination: "/etc", type: "bind", source: etc, options: readOnlyTree)) }
             mounts.append(.init(destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"]))
         }
         mounts += [

@@ -46,7 +46,7 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a container: in the foreground (exit with its status), or detached with -d.",
         discussion: """
-            Without --rootfs the container gets a fresh tmpfs root with the host's /usr, /bin, /sbin, /lib* and /etc bound read-only.
+            Without --rootfs the container gets a fresh tmpfs root with the host's /usr, /bin, /sbin and /lib* bound read-only (submounts too) and a generated /etc (never the host's).
             A detached container's output goes to a log file (see lcd logs); it stays listed after it exits until lcd rm.
             A foreground container is forgotten once lcd run returns its status (ps lists it while it runs).
             """)
@@ -72,9 +72,19 @@ struct Run: AsyncParsableCommand {
         // lcd rm; a foreground one is forgotten when lcd run returns.
         let emptyRoot = detach ? session.notes.rootPath(id) : NSTemporaryDirectory() + "lcd-root-" + id
         if detach { try session.notes.write(Note(id: id, command: args, created: Date(), log: session.notes.logPath(id))) }
-        if rootfs == nil { try FileManager.default.createDirectory(atPath: emptyRoot, withIntermediateDirectories: true) }
-        defer { if !detach && rootfs == nil { rmdir(emptyRoot) } }
-        var spec = Spec.linuxContainer(rootfs: rootfs, emptyRoot: emptyRoot, args: args, env: env, hostname: hostname ?? id)
+        let etc = detach ? session.notes.etcPath(id) : NSTemporaryDirectory() + "lcd-etc-" + id
+        if rootfs == nil {
+            try FileManager.default.createDirectory(atPath: emptyRoot, withIntermediateDirectories: true)
+            try ZeroSetupEtc.write(to: etc, hostname: hostname ?? id)
+        }
+        defer {
+            if !detach && rootfs == nil {
+                rmdir(emptyRoot)
+                try? FileManager.default.removeItem(atPath: etc)
+            }
+        }
+        var spec = Spec.linuxContainer(
+            rootfs: rootfs, emptyRoot: emptyRoot, etc: rootfs == nil ? etc : nil, args: args, env: env, hostname: hostname ?? id)
         if hostNetwork { spec.linux?.namespaces?.removeAll { $0.type == .network } }
 
         let output = OutputCopies()

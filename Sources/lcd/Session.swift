@@ -84,14 +84,16 @@ struct NoteStore: Sendable {
         try? write(note)
     }
 
-    /// The note, the log and the zero-setup root directory of `run` without --rootfs.
+    /// The note, the log and the zero-setup root directory and `/etc` of `run` without --rootfs.
     func remove(_ id: String) {
         unlink(path(id))
         unlink(logPath(id))
         rmdir(rootPath(id))
+        try? FileManager.default.removeItem(atPath: etcPath(id))
     }
 
     func rootPath(_ id: String) -> String { "\(directory)/\(id).root" }
+    func etcPath(_ id: String) -> String { "\(directory)/\(id).etc" }
 
     func ids() -> [String] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []

@@ -150,14 +150,7 @@ final class ExecBackgroundChildTests: ContainerTestCase {
 /// CVE-2019-5736: a container must never be able to write to the helper's binary.
 final class HelperOverwriteTests: ContainerTestCase {
     func testContainerCannotOverwriteTheHelperDuringExec() async throws {
-        guard access("/usr/bin/gcc", X_OK) == 0 else { throw XCTSkip("gcc is needed to build the hostile program") }
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Programs/overwrite-helper.c").path
-        let compile = Process()
-        compile.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
-        compile.arguments = ["-static", "-O1", "-o", rootfs.path + "/bin/overwrite-helper", source]
-        try compile.run()
-        compile.waitUntilExit()
-        XCTAssertEqual(compile.terminationStatus, 0, "gcc failed")
+        try compileProgram("overwrite-helper", into: rootfs.path)
 
         // A private copy of the helper: if the defence failed, only this copy would be hurt.
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")

@@ -176,4 +176,22 @@ final class RootfsBuilderTests: XCTestCase {
         XCTAssertTrue(kernel.calls.contains("mount /src /r/data - \(flags) -"))
         XCTAssertTrue(kernel.calls.contains("mount - /r/data - \(flags | MountFlags.remount) -"))
     }
+
+    func testRecursiveOptionsBecomeOneRecursiveSetattrAfterTheBind() throws {
+        let options = MountOptions(["rbind", "rro", "rnosuid", "rsuid", "rnodev", "rnoatime", "rrelatime"])
+        XCTAssertEqual(options.flags, MountFlags.bind | MountFlags.recursive, "r-options are not mount(2) flags")
+        XCTAssertEqual(options.recursiveSet, MountAttributes.readonly | MountAttributes.nodev | MountAttributes.relatime)
+        XCTAssertEqual(options.recursiveClear, MountAttributes.nosuid | MountAttributes.atimeMask)
+
+        let planner = ContainerPlanner(knownFilesystems: [], probe: { ["/r": true, "/src": true][$0] })
+        var spec = containerSpec(rootfs: "/r", ["true"])
+        spec.mounts = [.init(destination: "/data", source: "/src", options: ["rbind", "rro"])]
+        let plan = try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: "")
+        XCTAssertEqual(try Plan(decoding: plan.encoded()), plan, "the attributes survive the plan codec")
+        let kernel = RecordingKernel(existing: ["/r": true, "/src": true])
+        try RootfsBuilder(plan: plan, kernel: kernel).build()
+        let bind = try XCTUnwrap(kernel.calls.firstIndex(of: "mount /src /r/data - \(MountFlags.bind | MountFlags.recursive) -"))
+        let setattr = try XCTUnwrap(kernel.calls.firstIndex(of: "mount_setattr /r/data recursive set=\(MountAttributes.readonly) clear=0"))
+        XCTAssertLessThan(bind, setattr)
+    }
 }

@@ -182,3 +182,16 @@ func catchesSignal(_ signal: Int32, pid: Int32) -> Bool {
     let caught = status.split(separator: "\n").first { $0.hasPrefix("SigCgt:") }.flatMap { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16) } ?? 0
     return caught & (1 << (UInt64(signal) - 1)) != 0
 }
+
+/// Builds `Programs/<name>.c` as a static program at `<rootfs>/bin/<name>` (skips without gcc,
+/// as in the VM tier).
+func compileProgram(_ name: String, into rootfs: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    guard access("/usr/bin/gcc", X_OK) == 0 else { throw XCTSkip("gcc is needed to build \(name).c") }
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Programs/\(name).c").path
+    let compile = Process()
+    compile.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+    compile.arguments = ["-static", "-O1", "-o", rootfs + "/bin/" + name, source]
+    try compile.run()
+    compile.waitUntilExit()
+    guard compile.terminationStatus == 0 else { throw XCTSkip("gcc could not build \(name).c") }
+}

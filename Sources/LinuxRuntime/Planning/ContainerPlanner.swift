@@ -195,10 +195,13 @@ struct ContainerPlanner: Sendable {
         if mount.uidMappings != nil || mount.gidMappings != nil {
             throw ContainerError.unsupported(feature: "\(path).uidMappings", reason: "id-mapped mounts are not implemented yet")
         }
-        return MountStep(
+        var step = MountStep(
             source: mount.source ?? type, destination: mount.destination, type: type,
             flags: options.flags | (isBind ? MountFlags.bind : 0), propagation: options.propagation,
             data: options.data.joined(separator: ","), specPath: path)
+        step.recursiveSet = options.recursiveSet
+        step.recursiveClear = options.recursiveClear
+        return step
     }
 
     private func plan(_ device: Spec.Linux.Device, at path: String) throws -> DeviceStep {

@@ -5,6 +5,23 @@ struct MountOptions: Equatable {
     var flags: UInt = 0
     var propagation: UInt = 0
     var data: [String] = []
+    /// MOUNT_ATTR_* set and cleared on the whole tree (`rro`, `rnosuid`, …), as runc does.
+    var recursiveSet: UInt64 = 0
+    var recursiveClear: UInt64 = 0
+
+    /// `r`-prefixed options: attribute, and whether the option sets or clears it.
+    private static let recursive: [String: (attribute: UInt64, set: Bool)] = [
+        "rro": (MountAttributes.readonly, true), "rrw": (MountAttributes.readonly, false),
+        "rnosuid": (MountAttributes.nosuid, true), "rsuid": (MountAttributes.nosuid, false),
+        "rnodev": (MountAttributes.nodev, true), "rdev": (MountAttributes.nodev, false),
+        "rnoexec": (MountAttributes.noexec, true), "rexec": (MountAttributes.noexec, false),
+        "rnodiratime": (MountAttributes.nodiratime, true), "rdiratime": (MountAttributes.nodiratime, false),
+        "rnosymfollow": (MountAttributes.nosymfollow, true), "rsymfollow": (MountAttributes.nosymfollow, false),
+    ]
+    /// The access-time options replace one another (MOUNT_ATTR__ATIME is cleared first).
+    private static let recursiveAtime: [String: UInt64] = [
+        "rrelatime": MountAttributes.relatime, "rnoatime": MountAttributes.noatime, "rstrictatime": MountAttributes.strictatime,
+    ]
 
     private static let setting: [String: UInt] = [
         "ro": MountFlags.readonly, "nosuid": MountFlags.nosuid, "nodev": MountFlags.nodev,
@@ -33,6 +50,11 @@ struct MountOptions: Equatable {
                 flags |= flag
             } else if let flag = Self.clearing[option] {
                 flags &= ~flag
+            } else if let (attribute, set) = Self.recursive[option] {
+                if set { recursiveSet |= attribute; recursiveClear &= ~attribute } else { recursiveClear |= attribute; recursiveSet &= ~attribute }
+            } else if let atime = Self.recursiveAtime[option] {
+                recursiveSet = recursiveSet & ~MountAttributes.atimeMask | atime
+                recursiveClear |= MountAttributes.atimeMask
             } else if let propagation = Self.propagations[option] {
                 self.propagation = propagation
             } else if option != "defaults" {
