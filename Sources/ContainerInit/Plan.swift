@@ -59,9 +59,12 @@ public struct Plan: Equatable, Sendable {
     /// Initial terminal size (rows, columns); 0 for the kernel's default.
     public var terminalRows: UInt16 = 0
     public var terminalColumns: UInt16 = 0
-    /// Non-empty: the process's stdout and stderr are this file (opened by the helper,
-    /// O_APPEND) instead of the FIFOs.
+    /// Non-empty: the process's stdout and stderr are one pipe that the helper copies into this
+    /// file (see ``LogWriter``) instead of the FIFOs: the container never holds the file.
     public var logPath = ""
+    /// The log's cap per file, and how many files (the current one and rotated ones) it keeps.
+    public var logMaxSize: UInt64 = 20 << 20
+    public var logMaxFiles = 5
     /// Non-empty: instead of creating the process, run this `criu restore` command line
     /// (restoring a checkpoint), with the process's stdin, stdout and stderr on fds 10-12.
     public var criuRestore: [String] = []
@@ -341,7 +344,7 @@ extension Plan {
         }
         out.put(noNewPrivileges)
         out.put(Int(joinPid)); out.put(Int(joinFlags))
-        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns)); out.put(logPath); out.putList(criuRestore)
+        out.put(terminal); out.put(Int(terminalRows)); out.put(Int(terminalColumns)); out.put(logPath); out.put(String(logMaxSize)); out.put(logMaxFiles); out.putList(criuRestore)
         for hooks in [createRuntimeHooks, createContainerHooks, startContainerHooks, poststartHooks] {
             out.put(hooks.count)
             for h in hooks { out.put(h.path); out.putList(h.args); out.putList(h.env); out.put(h.timeout); out.put(h.specPath) }
@@ -415,6 +418,8 @@ extension Plan {
         terminalRows = UInt16(truncatingIfNeeded: try r.int())
         terminalColumns = UInt16(truncatingIfNeeded: try r.int())
         logPath = try r.string()
+        logMaxSize = try r.unsigned()
+        logMaxFiles = try r.int()
         criuRestore = try r.list()
         var hookLists: [[HookStep]] = []
         for _ in 0..<4 {

@@ -54,10 +54,12 @@ public enum Supervisor {
         }
         // The process's own ends: its stdin reads EOF once the daemon and we both closed ours.
         let stdinFD = open(plan.stdinPath, O_RDONLY | O_CLOEXEC)
-        // With a log file, output goes there directly: nothing to relay, nothing to wait for.
-        let stdoutFD = plan.logPath.isEmpty ? open(plan.stdoutPath, O_WRONLY | O_CLOEXEC) : open(plan.logPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        let stderrFD = plan.logPath.isEmpty ? open(plan.stderrPath, O_WRONLY | O_CLOEXEC) : fcntl(stdoutFD, F_DUPFD_CLOEXEC, 0)
-        guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0 else {
+        // With a log file, stdout and stderr are one pipe that we copy into the file: the
+        // container never holds the file (it could truncate or rewrite it), and the cap holds.
+        var log = LogRelay(plan)
+        let stdoutFD = log.map { $0.writeEnd } ?? open(plan.stdoutPath, O_WRONLY | O_CLOEXEC)
+        let stderrFD = log.map { fcntl($0.writeEnd, F_DUPFD_CLOEXEC, 0) } ?? open(plan.stderrPath, O_WRONLY | O_CLOEXEC)
+        guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0, plan.logPath.isEmpty || log != nil else {
             let path = plan.logPath.isEmpty ? "the stdio FIFOs in \(plan.stateDirectory)" : plan.logPath
             report("error " + StartFailure(kind: "sys", location: "open stdio", errno: errno, message: "cannot open \(path): \(errnoText(errno))").line)
             _exit(1)
@@ -76,7 +78,7 @@ public enum Supervisor {
         if !plan.criuRestore.isEmpty {
             let pid = CheckpointRestore.run(plan, stdio: (stdinFD, stdoutFD, stderrFD))
             close(stdinFD); close(stdoutFD); close(stderrFD)
-            supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: -1)
+            supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: -1, log: &log)
         }
         var terminalSocket: [Int32] = [-1, -1]
         if plan.terminal && lcd_socketpair_cloexec(&terminalSocket) != 0 {
@@ -166,11 +168,11 @@ public enum Supervisor {
         for hook in plan.poststartHooks {
             if let failure = Hooks.run(hook, state: Hooks.state(plan, status: "running", pid: pid)) { report("warning " + failure.line.dropLast()) }
         }
-        supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: master)
+        supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: master, log: &log)
     }
 
     /// Reports the start, then stays until the process exits and records its status.
-    static func supervise(_ plan: Plan, pid: pid_t, holds: (Int32, Int32, Int32), childEvents: Int32, control: Int32, terminal master: Int32) -> Never {
+    static func supervise(_ plan: Plan, pid: pid_t, holds: (Int32, Int32, Int32), childEvents: Int32, control: Int32, terminal master: Int32, log: inout LogRelay?) -> Never {
         report("started \(pid)")
         // Not reaped before the daemon watches it, so its pid cannot be reused meanwhile.
         _ = readExactly(fromDaemon, 1)
@@ -178,7 +180,7 @@ public enum Supervisor {
         close(toDaemon)
 
         var holds = (stdin: holds.0, stdout: holds.1, stderr: holds.2)
-        let status = waitForExit(of: pid, childEvents: childEvents, control: control, holds: &holds, terminal: master)
+        let status = waitForExit(of: pid, childEvents: childEvents, control: control, holds: &holds, terminal: master, log: &log)
         // Output ends now: readers drain the pipe and see EOF.
         for fd in [holds.stdin, holds.stdout, holds.stderr] where fd >= 0 { close(fd) }
         _ = writeFileAtomically(plan.exitPath, "\(status)\n")
@@ -188,7 +190,7 @@ public enum Supervisor {
     /// Reaps children (we are a subreaper) until `pid` exits; serves control requests
     /// (`close-stdin`, `resize W H`) and, with a terminal, relays it to and from the FIFOs.
     /// Returns the exit status in the shell's convention: the code, or 128 + the signal.
-    static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32), terminal: Int32) -> Int32 {
+    static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32), terminal: Int32, log: inout LogRelay?) -> Int32 {
         var master = terminal
         var relayStdin = terminal >= 0
         var pending = ""
@@ -201,13 +203,21 @@ public enum Supervisor {
                 if reaped <= 0 { break }
                 if reaped == pid {
                     if master >= 0 { relay(from: master, to: holds.stdout, &buffer); close(master) }
+                    // What the process wrote last is in the pipe: keep it (a background child
+                    // that still holds the pipe is not waited for).
+                    _ = log?.drain(&buffer)
+                    log?.close()
                     let low = status & 0x7f
                     return low == 0 ? (status >> 8) & 0xff : 128 + low
                 }
             }
             var fds = [pollfd(fd: childEvents, events: Int16(POLLIN), revents: 0), pollfd(fd: control, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: relayStdin ? holds.stdin : -1, events: Int16(POLLIN), revents: 0)]
+                       pollfd(fd: master, events: Int16(POLLIN), revents: 0), pollfd(fd: relayStdin ? holds.stdin : -1, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: log?.readEnd ?? -1, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, nfds_t(fds.count), -1) < 0 && errno != EINTR { return 255 }
+            if fds[4].revents != 0, log?.drain(&buffer) == false {
+                log?.stopReading()  // every writer has gone: EOF
+            }
             if fds[0].revents != 0 {
                 _ = buffer.withUnsafeMutableBytes { read(childEvents, $0.baseAddress, 128) }
             }
@@ -255,5 +265,47 @@ public enum Supervisor {
             if n > 0 { writeAll(to, Array(buffer[..<n])); continue }
             return n < 0 && (errno == EAGAIN || errno == EINTR)
         }
+    }
+}
+
+/// The log pipe of a container started with a log file: the process writes `writeEnd` (its
+/// stdout and stderr), the helper reads `readEnd` (non-blocking) into the ``LogWriter``.
+struct LogRelay {
+    private(set) var readEnd: Int32
+    let writeEnd: Int32
+    var writer: LogWriter
+
+    init?(_ plan: Plan) {
+        guard !plan.logPath.isEmpty else { return nil }
+        var fds: [Int32] = [-1, -1]
+        guard lcd_pipe_cloexec(&fds) == 0 else { return nil }
+        guard let writer = LogWriter(path: plan.logPath, maxSize: plan.logMaxSize, maxFiles: plan.logMaxFiles) else {
+            let code = errno
+            Glibc.close(fds[0]); Glibc.close(fds[1])
+            errno = code
+            return nil
+        }
+        _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
+        (readEnd, writeEnd, self.writer) = (fds[0], fds[1], writer)
+    }
+
+    /// Copies what the pipe holds now into the log. False at EOF (or a read error).
+    mutating func drain(_ buffer: inout [UInt8]) -> Bool {
+        guard readEnd >= 0 else { return false }
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+            if n > 0 { writer.write(buffer[..<n]); continue }
+            return n < 0 && (errno == EAGAIN || errno == EINTR)
+        }
+    }
+
+    mutating func stopReading() {
+        if readEnd >= 0 { Glibc.close(readEnd) }
+        readEnd = -1
+    }
+
+    mutating func close() {
+        stopReading()
+        writer.close()
     }
 }

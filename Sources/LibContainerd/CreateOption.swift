@@ -18,10 +18,16 @@ public enum CreateOption: Sendable {
     case logger(Logger)
     /// How long `pause`/`resume` wait for the kernel and the backend. Default 10 s.
     case stateChangeTimeout(Duration)
-    /// The container's stdout and stderr go straight to this file (created if needed, appended
-    /// to), opened by the helper: output never waits for a daemon, and survives one. The
-    /// `attachStdio` callback then gets stdin only. Meant for one `create`; not with a terminal.
+    /// The container's stdout and stderr go to this file (created if needed, appended to): the
+    /// container writes into a pipe and its helper copies the pipe into the file, capped and
+    /// rotated (see ``logRotation(maxSize:maxFiles:)``). Output never waits for a daemon, and
+    /// survives one; the container cannot reach the file itself. The `attachStdio` callback
+    /// then gets stdin only. Meant for one `create`; not with a terminal.
     case logFile(String)
+    /// The cap of a ``logFile(_:)``: no file grows past `maxSize` bytes; when the current one
+    /// would, it becomes `<log>.1` (`.1` becomes `.2`, …) and the oldest beyond `maxFiles`
+    /// files is removed. Default 20 MiB × 5 files (100 MiB in all), as Docker's `local` driver.
+    case logRotation(maxSize: UInt64, maxFiles: Int)
 }
 
 /// The resolved settings: defaults, overridden by options in order.
@@ -33,6 +39,8 @@ public struct CreateOptions: Sendable {
     public var logger = Logger(label: "libcontainerd")
     public var stateChangeTimeout: Duration = .seconds(10)
     public var logFile: String?
+    public var logMaxSize: UInt64 = 20 << 20
+    public var logMaxFiles = 5
 
     public init(_ options: [CreateOption] = []) {
         apply(options)
@@ -55,6 +63,9 @@ public struct CreateOptions: Sendable {
             case .logger(let logger): self.logger = logger
             case .stateChangeTimeout(let timeout): stateChangeTimeout = timeout
             case .logFile(let path): logFile = path
+            case .logRotation(let maxSize, let maxFiles):
+                logMaxSize = maxSize
+                logMaxFiles = maxFiles
             }
         }
     }

@@ -2,8 +2,16 @@ import Foundation
 import OCIRuntimeSpec
 
 extension Spec {
+    /// The pids limit of ``linuxContainer(rootfs:emptyRoot:etc:args:env:hostname:cwd:)`` where
+    /// the host's cgroup2 offers the pids controller: enough for a build with many jobs, far
+    /// below the kernel's default pid_max (4 194 304 on 64-bit hosts), so one fork bomb cannot
+    /// exhaust the host's pids. Docker sets none by default; Podman sets 2048.
+    public static let defaultPidsLimit: Int64 = 4096
+
     /// A spec for a typical Linux container, with the defences a runtime user expects: its own
-    /// pid, network, ipc, uts, mount and cgroup namespaces; /proc, /dev (tmpfs with pts, shm,
+    /// pid, network, ipc, uts, mount and cgroup namespaces; no device but the default ones
+    /// (`linux.resources.devices` denies all, see Docs/SECURITY.md); a pids limit of
+    /// ``defaultPidsLimit`` where the host has the pids controller; /proc, /dev (tmpfs with pts, shm,
     /// mqueue) and a read-only /sys; Docker's default capabilities (none inheritable or
     /// ambient); no_new_privs; the built-in seccomp profile (`Seccomp.containerDefault`); and the
     /// masked and read-only paths of runc's default spec.
@@ -50,7 +58,9 @@ extension Spec {
             hostname: hostname,
             mounts: mounts,
             linux: .init(
-                resources: .init(devices: [.init(allow: false, access: "rwm")]),
+                resources: .init(
+                    devices: [.init(allow: false, access: "rwm")],
+                    pids: (try? CgroupHost.detect())?.controllers.contains("pids") == true ? .init(limit: defaultPidsLimit) : nil),
                 namespaces: [.init(type: .pid), .init(type: .network), .init(type: .ipc), .init(type: .uts), .init(type: .mount), .init(type: .cgroup)],
                 seccomp: .containerDefault,
                 maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",

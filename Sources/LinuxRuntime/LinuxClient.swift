@@ -130,7 +130,12 @@ public final class LinuxClient: Client {
                     throw ContainerError.invalidArgument(name: "logFile \(logFile)", reason: "a container with a terminal (process.terminal) cannot log to a file; attach its stdio instead")
                 }
                 guard logFile.hasPrefix("/") else { throw ContainerError.invalidArgument(name: "logFile \(logFile)", reason: "must be an absolute path") }
+                guard options.logMaxSize > 0, (1...1000).contains(options.logMaxFiles) else {
+                    throw ContainerError.invalidArgument(name: "logRotation", reason: "maxSize must be positive and maxFiles between 1 and 1000")
+                }
                 plan.logPath = logFile
+                plan.logMaxSize = options.logMaxSize
+                plan.logMaxFiles = options.logMaxFiles
             }
             let poststop = try planner.planHooks(spec, into: &plan, containerID: id, bundle: stateDirectory)
             if FileManager.default.fileExists(atPath: stateDirectory) {

@@ -188,13 +188,16 @@ struct Logs: AsyncParsableCommand {
         let notes = NoteStore(directory: global.state + "/.lcd")
         guard let note = notes.read(id) else { throw Failure("no such container: \(id)") }
         guard let log = note.log else { throw Failure("container \(id) was not started with run -d: its output went to its terminal") }
-        let fd = open(log, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { return }  // it has written nothing yet
-            throw Failure("cannot open \(log): \(String(cString: strerror(errno)))")
+        // Oldest first: the rotated files (<log>.N … <log>.1), then the current one.
+        for file in NoteStore.logFiles(log) {
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { continue }  // rotated away meanwhile, or nothing written yet
+                throw Failure("cannot open \(file): \(String(cString: strerror(errno)))")
+            }
+            copy(from: fd, to: 1)
+            close(fd)
         }
-        copy(from: fd, to: 1)
-        close(fd)
     }
 }
 

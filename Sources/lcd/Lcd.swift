@@ -59,6 +59,7 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Detach: print the id and return; output goes to the log.") var detach = false
     @Flag(help: "Share the host's network namespace instead of getting an empty one.") var hostNetwork = false
     @Flag(help: "Print the container's events on stderr.") var events = false
+    @Option(help: "Most processes the container may have (0: no limit; default 4096 where the pids controller exists).") var pidsLimit: Int64?
     @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.") var command: [String] = []
 
     func run() async throws {
@@ -86,6 +87,10 @@ struct Run: AsyncParsableCommand {
         var spec = Spec.linuxContainer(
             rootfs: rootfs, emptyRoot: emptyRoot, etc: rootfs == nil ? etc : nil, args: args, env: env, hostname: hostname ?? id)
         if hostNetwork { spec.linux?.namespaces?.removeAll { $0.type == .network } }
+        if let pidsLimit {
+            guard pidsLimit >= 0 else { throw Failure("--pids-limit \(pidsLimit): expected 0 (no limit) or a positive number") }
+            spec.linux?.resources?.pids = pidsLimit > 0 ? .init(limit: pidsLimit) : nil
+        }
 
         let output = OutputCopies()
         do {

@@ -87,9 +87,18 @@ struct NoteStore: Sendable {
     /// The note, the log and the zero-setup root directory and `/etc` of `run` without --rootfs.
     func remove(_ id: String) {
         unlink(path(id))
-        unlink(logPath(id))
+        for file in Self.logFiles(logPath(id)) { unlink(file) }
         rmdir(rootPath(id))
         try? FileManager.default.removeItem(atPath: etcPath(id))
+    }
+
+    /// A log and its rotated files (`<log>.1` is the newest of those), oldest first.
+    static func logFiles(_ log: String) -> [String] {
+        let directory = (log as NSString).deletingLastPathComponent, name = (log as NSString).lastPathComponent
+        let rotated = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { entry -> Int? in
+            entry.hasPrefix(name + ".") ? Int(entry.dropFirst(name.count + 1)) : nil
+        }
+        return rotated.sorted(by: >).map { "\(log).\($0)" } + [log]
     }
 
     func rootPath(_ id: String) -> String { "\(directory)/\(id).root" }

@@ -172,3 +172,24 @@ final class OutputLines: @unchecked Sendable {
         throw ContainerError.timeout(operation: "output containing \(text)", seconds: Double(timeout.components.seconds))
     }
 }
+
+/// The default spec's pids limit, read back from the cgroup file (VM tier: needs pids).
+final class DefaultPidsLimitTests: ContainerTestCase {
+    func testTheDefaultSpecLimitsPids() async throws {
+        let available = ((try? String(contentsOfFile: cgroupRootPath + "/cgroup.controllers", encoding: .utf8)) ?? "").split(whereSeparator: \.isWhitespace)
+        let spec = Spec.linuxContainer(rootfs: rootfs.path, args: ["sleep", "60"])
+        guard available.contains("pids") else {
+            if ProcessInfo.processInfo.environment["LCD_VM_TIER"] == "1" { XCTFail("the VM tier must have the pids controller") }
+            XCTAssertNil(spec.linux?.resources?.pids, "no limit is asked for where it cannot be applied")
+            throw XCTSkip("no pids controller here; make test-vm runs this test")
+        }
+        XCTAssertEqual(spec.linux?.resources?.pids?.limit, Spec.defaultPidsLimit)
+        try await client.create(containerID: "pids", spec: spec) { $0.close() }
+        let pids = try await client.pidsForContainer(containerID: "pids")
+        let pid = try XCTUnwrap(pids.min())
+        let limit = try String(contentsOfFile: try cgroupDirectory(of: pid) + "/pids.max", encoding: .utf8)
+        XCTAssertEqual(limit.trimmingCharacters(in: .whitespacesAndNewlines), "\(Spec.defaultPidsLimit)")
+        try await client.signal(containerID: "pids", signal: SIGKILL)
+        _ = try await backend.wait(for: "pids", state: .exit, timeout: .seconds(60))
+    }
+}

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import LinuxRuntime
+import OCIRuntimeSpec
 import XCTest
 
 /// `lcd` as users run it: every command a separate process over one state directory.
@@ -151,5 +153,33 @@ final class LcdCommandTests: ContainerTestCase {
         let run = try lcd("run", "--rootfs", "/nonexistent-root", "--name", "bad", "--", "true")
         XCTAssertEqual(run.status, 125)
         XCTAssertTrue(run.err.contains("/nonexistent-root"), run.err)
+    }
+
+    func testZeroSetupRunHasNoHostSecretsAndCleansItsEtc() throws {
+        let run = try lcd("run", "--name", "zero", "--", "sh", "-c", "cat /etc/shadow; echo shadow=$?; cat /etc/hostname; ls /usr/bin/ls")
+        XCTAssertEqual(run.status, 0, run.err)
+        XCTAssertEqual(run.out, "shadow=1\nzero\n/usr/bin/ls\n", run.err)
+        XCTAssertTrue(run.err.contains("No such file"), run.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: NSTemporaryDirectory() + "lcd-etc-zero"), "the generated /etc is removed")
+    }
+
+    func testPidsLimitFlag() throws {
+        let controllers = (try? String(contentsOfFile: cgroupRootPath + "/cgroup.controllers", encoding: .utf8)) ?? ""
+        guard controllers.split(whereSeparator: \.isWhitespace).contains("pids") else {
+            // No pids controller (this project's hybrid host): a clear error, nothing left.
+            let run = try lcd("run", "--pids-limit", "7", "--", "true")
+            XCTAssertEqual(run.status, 125)
+            XCTAssertTrue(run.err.contains("pids"), run.err)
+            return
+        }
+        XCTAssertEqual(try lcd("run", "-d", "--name", "limited", "--pids-limit", "7", "--", "sleep", "60").status, 0)
+        XCTAssertEqual(try lcd("run", "-d", "--name", "default", "--", "sleep", "60").status, 0)
+        defer { for id in ["limited", "default"] { _ = try? lcd("rm", "-f", id) } }
+        for (id, expected) in [("limited", "7"), ("default", "\(Spec.defaultPidsLimit)")] {
+            let row = try XCTUnwrap(try psRows().first { $0["id"] as? String == id })
+            let pid = try XCTUnwrap(row["pid"] as? Int)
+            let limit = try String(contentsOfFile: try cgroupDirectory(of: Int32(pid)) + "/pids.max", encoding: .utf8)
+            XCTAssertEqual(limit.trimmingCharacters(in: .whitespacesAndNewlines), expected, id)
+        }
     }
 }
