@@ -1,6 +1,7 @@
 /// Everything the helper needs to start one container process, fully resolved by the daemon:
-/// no decisions are left, only system calls. Encoded as NUL-separated tokens (no string in a
-/// plan can hold a NUL: paths, argv and environment cannot).
+/// no decisions are left, only system calls. Encoded as length-prefixed tokens
+/// (`<decimal length>:<bytes>`), so no string — whatever bytes a spec put in it — can end a
+/// token early or forge the fields after it; the decoder takes exactly one whole plan.
 public struct Plan: Equatable, Sendable {
     public var containerID: String
     /// Absolute path of the container's cgroup directory, "" for none.
@@ -311,7 +312,7 @@ public struct PlanDecodingError: Error, Equatable {
 extension Plan {
     public func encoded() -> [UInt8] {
         var out = TokenWriter()
-        out.put("lcd-plan-1")
+        out.put("lcd-plan-2")
         out.put(containerID); out.put(cgroupPath); out.put(Int(createNamespaces))
         out.put(joinNamespaces.count)
         for join in joinNamespaces { out.put(Int(join.type)); out.put(join.path); out.put(join.specPath) }
@@ -364,7 +365,7 @@ extension Plan {
 
     public init(decoding bytes: [UInt8]) throws(PlanDecodingError) {
         var r = TokenReader(bytes)
-        guard try r.string() == "lcd-plan-1" else { throw PlanDecodingError(reason: "not a version 1 plan") }
+        guard try r.string() == "lcd-plan-2" else { throw PlanDecodingError(reason: "not a version 2 plan") }
         let containerID = try r.string(), cgroupPath = try r.string(), create = Int32(try r.int())
         var joins: [NamespaceJoin] = []
         for _ in 0..<(try r.count()) { joins.append(NamespaceJoin(type: Int32(try r.int()), path: try r.string(), specPath: try r.string())) }
@@ -447,12 +448,20 @@ extension Plan {
             }
             seccomp = SeccompProgram(instructions: bytes, flags: flags)
         }
+        guard r.isAtEnd else { throw PlanDecodingError(reason: "\(bytes.count - r.index) bytes after the plan") }
     }
 }
 
+/// `<decimal length>:<bytes>` per token: the length is read before the bytes, so the bytes are
+/// never searched for a separator.
 struct TokenWriter {
     var bytes: [UInt8] = []
-    mutating func put(_ s: String) { bytes += Array(s.utf8); bytes.append(0) }
+    mutating func put(_ s: String) {
+        let utf8 = Array(s.utf8)
+        bytes += Array(String(utf8.count).utf8)
+        bytes.append(UInt8(ascii: ":"))
+        bytes += utf8
+    }
     mutating func put(_ n: Int) { put(String(n)) }
     mutating func put(_ b: Bool) { put(b ? "1" : "0") }
     mutating func putOptional(_ s: String?) { if let s { put(true); put(s) } else { put(false) } }
@@ -463,10 +472,20 @@ struct TokenReader {
     let bytes: [UInt8]
     var index = 0
     init(_ bytes: [UInt8]) { self.bytes = bytes }
+    var isAtEnd: Bool { index == bytes.count }
     mutating func string() throws(PlanDecodingError) -> String {
-        guard let end = bytes[index...].firstIndex(of: 0) else { throw PlanDecodingError(reason: "truncated plan") }
-        defer { index = end + 1 }
-        return String(decoding: bytes[index..<end], as: UTF8.self)
+        var length = 0, digits = 0
+        while index < bytes.count, bytes[index] != UInt8(ascii: ":") {
+            let digit = Int(bytes[index]) - Int(UInt8(ascii: "0"))
+            guard (0...9).contains(digit), digits < 10 else { throw PlanDecodingError(reason: "bad token length at byte \(index)") }
+            length = length * 10 + digit
+            digits += 1
+            index += 1
+        }
+        guard digits > 0, index < bytes.count, length <= bytes.count - index - 1 else { throw PlanDecodingError(reason: "truncated plan") }
+        let start = index + 1
+        index = start + length
+        return String(decoding: bytes[start..<index], as: UTF8.self)
     }
     mutating func int() throws(PlanDecodingError) -> Int {
         let token = try string()

@@ -114,3 +114,12 @@ final class BadInputTests: ContainerTestCase {
         await assertThrows(.notFound(containerID: "refused")) { try await client.signal(containerID: "refused", signal: SIGKILL) }
     }
 }
+
+/// A NUL in a string reaches neither the helper nor the kernel, through a real create.
+final class NulInjectionTests: ContainerTestCase {
+    func testAnEnvValueWithANulIsATypedErrorAndLeavesNothing() async {
+        var spec = Spec.linuxContainer(rootfs: rootfs.path, args: ["sh", "-c", "grep Cap /proc/self/status"])
+        spec.process?.env?.append("A=x\0lcd-plan-1\0")
+        await assertCreateFails(spec, specPath: "$.process.env[2]")
+    }
+}

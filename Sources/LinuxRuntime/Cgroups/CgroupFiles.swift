@@ -23,9 +23,10 @@ struct CgroupFiles: Equatable {
 
     mutating func set(_ file: String, _ value: String) { writes.append((file, value)) }
 
-    /// cpu.shares (2…262144) → cpu.weight (1…10000).
+    /// cpu.shares (2…262144) → cpu.weight (1…10000). Shares outside that range are clamped
+    /// into it first, as cgroup v1 clamped them (so no value can overflow the arithmetic).
     static func cpuWeight(shares: UInt64) -> UInt64 {
-        shares == 0 ? 0 : 1 + ((max(shares, 2) - 2) * 9999) / 262142
+        shares == 0 ? 0 : 1 + ((min(max(shares, 2), 262_144) - 2) * 9999) / 262_142
     }
 
     /// blkio.weight (10…1000) → io.weight (1…10000).

@@ -29,6 +29,7 @@ struct ContainerPlanner: Sendable {
     }
 
     func plan(_ spec: Spec, containerID: String, stateDirectory: String, cgroupPath: String) throws -> Plan {
+        try StringCheck.rejectNUL(in: spec)
         guard let process = spec.process else {
             throw ContainerError.invalidSpec(path: "$.process", reason: "required to start a container")
         }
@@ -216,9 +217,15 @@ struct ContainerPlanner: Sendable {
         if kind != S_IFIFO, device.major == nil || device.minor == nil {
             throw ContainerError.invalidSpec(path: "\(path).major", reason: "major and minor are required for a \(device.type) device")
         }
+        func number(_ value: Int64?, _ key: String) throws -> UInt32 {
+            guard let number = UInt32(exactly: value ?? 0) else {
+                throw ContainerError.invalidSpec(path: "\(path).\(key)", reason: "\(value ?? 0) is not a device number (0 to \(UInt32.max))")
+            }
+            return number
+        }
         return DeviceStep(
-            path: device.path, mode: kind | (device.fileMode ?? 0o666) & 0o7777, major: UInt32(device.major ?? 0),
-            minor: UInt32(device.minor ?? 0), uid: device.uid ?? 0, gid: device.gid ?? 0)
+            path: device.path, mode: kind | (device.fileMode ?? 0o666) & 0o7777, major: try number(device.major, "major"),
+            minor: try number(device.minor, "minor"), uid: device.uid ?? 0, gid: device.gid ?? 0)
     }
 
     private func propagation(_ mode: Spec.Linux.RootfsPropagation?) -> UInt {

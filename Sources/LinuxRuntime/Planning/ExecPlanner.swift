@@ -11,6 +11,7 @@ extension ContainerPlanner {
     /// Capabilities given by name go to the bounding, effective and permitted sets; unlike the
     /// Go original, not to the inheritable set (CVE-2022-24769).
     func execPlan(_ process: ExecProcess, container spec: Spec, containerID: String, name: String, stateDirectory: String) throws -> Plan {
+        try StringCheck.rejectNUL(in: process)
         guard let base = spec.process else { throw ContainerError.invalidSpec(path: "$.process", reason: "the container has no process section") }
         guard let program = process.args.first, !program.isEmpty else {
             throw ContainerError.invalidArgument(name: "process.args", reason: "must name the program to run")

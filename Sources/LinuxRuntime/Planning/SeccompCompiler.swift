@@ -21,13 +21,22 @@ enum SeccompCompiler {
     static let filterFlagLog: UInt32 = 1 << 1
     static let filterFlagSpecAllow: UInt32 = 1 << 2
 
-    static func action(_ action: Spec.Linux.Seccomp.Action, errno: UInt?, at path: String) throws -> UInt32 {
+    /// `path` names the action; `errnoPath` the errno value that goes with it. An errno value
+    /// must be one the kernel hands back as an error (1…4095).
+    static func action(_ action: Spec.Linux.Seccomp.Action, errno: UInt?, at path: String, errnoPath: String) throws -> UInt32 {
+        func data() throws -> UInt32 {
+            guard let value = errno else { return UInt32(EPERM) }
+            guard (1...4095).contains(value) else {
+                throw ContainerError.invalidSpec(path: errnoPath, reason: "\(value) is not an errno value (1 to 4095)")
+            }
+            return UInt32(value)
+        }
         switch action {
         case .kill, .killThread: return actKillThread
         case .killProcess: return actKillProcess
         case .trap: return actTrap
-        case .errno: return actErrno | UInt32(errno ?? UInt(EPERM)) & 0xffff
-        case .trace: return actTrace | UInt32(errno ?? UInt(EPERM)) & 0xffff
+        case .errno: return actErrno | (try data())
+        case .trace: return actTrace | (try data())
         case .log: return actLog
         case .allow: return actAllow
         case .notify:
@@ -53,7 +62,7 @@ enum SeccompCompiler {
     }
 
     static func compileUncached(_ seccomp: Spec.Linux.Seccomp) throws -> SeccompProgram {
-        let defaultAction = try action(seccomp.defaultAction, errno: seccomp.defaultErrnoRet, at: "$.linux.seccomp.defaultAction")
+        let defaultAction = try action(seccomp.defaultAction, errno: seccomp.defaultErrnoRet, at: "$.linux.seccomp.defaultAction", errnoPath: "$.linux.seccomp.defaultErrnoRet")
         guard let context = seccomp_init(defaultAction) else {
             throw ContainerError.systemCallFailed(operation: "seccomp_init", errno: .init(rawValue: EINVAL))
         }
@@ -79,7 +88,7 @@ enum SeccompCompiler {
         }
         for (ruleIndex, rule) in (seccomp.syscalls ?? []).enumerated() {
             let path = "$.linux.seccomp.syscalls[\(ruleIndex)]"
-            let ruleAction = try action(rule.action, errno: rule.errnoRet, at: "\(path).action")
+            let ruleAction = try action(rule.action, errno: rule.errnoRet, at: "\(path).action", errnoPath: "\(path).errnoRet")
             guard ruleAction != defaultAction else { continue }  // libseccomp refuses redundant rules
             var conditions: [scmp_arg_cmp] = []
             for (argIndex, argument) in (rule.args ?? []).enumerated() {

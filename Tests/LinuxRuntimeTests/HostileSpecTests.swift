@@ -1,0 +1,57 @@
+import ContainerInit
+import Foundation
+import Glibc
+import LibContainerd
+import OCIRuntimeSpec
+import XCTest
+@testable import LinuxRuntime
+
+/// Specs built from hostile requests: a typed error with the JSON path, never a forged plan
+/// and never a trap in the daemon (before these checks, each number case below trapped).
+final class HostileSpecTests: XCTestCase {
+    private let planner = ContainerPlanner(knownFilesystems: ["proc", "tmpfs", "sysfs", "devpts", "mqueue"], probe: { ["/rootfs": true][$0] })
+
+    private func assertInvalid(_ path: String, file: StaticString = #filePath, line: UInt = #line, _ change: (inout Spec) -> Void) {
+        var spec = containerSpec(rootfs: "/rootfs", ["sh"])
+        change(&spec)
+        XCTAssertThrowsError(try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: ""), file: file, line: line) { error in
+            guard case .invalidSpec(let found, _)? = error as? ContainerError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertEqual(found, path, file: file, line: line)
+        }
+    }
+
+    func testANulByteAnywhereIsRefusedWithItsPath() {
+        assertInvalid("$.process.env[1]") { $0.process?.env?.append("A=x\0lcd-plan-1") }
+        assertInvalid("$.process.args[1]") { $0.process?.args?.append("-c\0x") }
+        assertInvalid("$.hostname") { $0.hostname = "box\0" }
+        assertInvalid("$.process.capabilities.bounding[0]") { $0.process?.capabilities = .init(bounding: ["CAP_CHOWN\0X"]) }
+        assertInvalid("$.hooks.createRuntime[0].path") { $0.hooks = .init(createRuntime: [.init(path: "/bin/sh\0")]) }
+        assertInvalid("$.annotations key \"a\\u0000b\"") { $0.annotations = ["a\0b": "v"] }
+        assertInvalid("$.mounts[0].destination") { $0.mounts?[0].destination = "/proc\0/x" }
+    }
+
+    func testAnExecWithANulByteIsRefused() {
+        let spec = containerSpec(rootfs: "/rootfs", ["sh"])
+        XCTAssertThrowsError(try planner.execPlan(ExecProcess(args: ["sh"], env: ["A=\0"]), container: spec, containerID: "c", name: "e", stateDirectory: "/s")) { error in
+            guard case .invalidArgument("process.env[0]", _)? = error as? ContainerError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testOutOfRangeNumbersAreErrorsNotTraps() throws {
+        assertInvalid("$.linux.devices[0].major") { $0.linux?.devices = [.init(type: "c", path: "/dev/x", major: -1, minor: 0)] }
+        assertInvalid("$.linux.devices[0].minor") { $0.linux?.devices = [.init(type: "c", path: "/dev/x", major: 1, minor: 1 << 32)] }
+        assertInvalid("$.linux.seccomp.syscalls[0].errnoRet") {
+            $0.linux?.seccomp = .init(defaultAction: .allow, syscalls: [.init(names: ["mkdir"], action: .errno, errnoRet: 1 << 32)])
+        }
+        assertInvalid("$.linux.seccomp.defaultErrnoRet") { $0.linux?.seccomp = .init(defaultAction: .errno, defaultErrnoRet: UInt.max) }
+        // cpu.shares far beyond v1's range: clamped, as v1 did, before the conversion.
+        XCTAssertEqual(CgroupFiles.cpuWeight(shares: UInt64.max), 10000)
+        XCTAssertEqual(CgroupFiles.cpuWeight(shares: 2_000_000_000_000_000), 10000)
+        XCTAssertEqual(try CgroupFiles.from(Resources(cpuShares: .max)).writes.first?.value, "10000", "updateResources too")
+        var spec = containerSpec(rootfs: "/rootfs", ["sh"])
+        spec.linux?.resources = .init(devices: [.init(allow: true, type: "c", major: -2, minor: 0)])
+        XCTAssertThrowsError(try DeviceFilter.rules(spec)) { error in
+            guard case .invalidSpec("$.linux.resources.devices[0].major", _)? = error as? ContainerError else { return XCTFail("\(error)") }
+        }
+    }
+}
