@@ -7,7 +7,7 @@
 #   make test-vm the VM tier: cgroup controllers, OOM and CRIU under Debian's kernel in QEMU (as root)
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
-DEB_PACKAGES := pkg-config libseccomp-dev libcap-dev busybox-static runc crun
+DEB_PACKAGES := pkg-config libseccomp-dev libcap-dev busybox-static runc crun gcc libc6-dev util-linux
 SWIFT_TEST_FLAGS ?=
 
 .PHONY: deps build test test-vm demo bench clean

@@ -54,4 +54,44 @@ final class HostileSpecTests: XCTestCase {
             guard case .invalidSpec("$.linux.resources.devices[0].major", _)? = error as? ContainerError else { return XCTFail("\(error)") }
         }
     }
+
+    func testPathsThatLeadElsewhereAreRefused() {
+        assertInvalid("$.linux.devices[0].path") { $0.linux?.devices = [.init(type: "c", path: "/dev/../etc/x", major: 1, minor: 3)] }
+    }
+
+    func testHugepageSizesMustBeTheHosts() {
+        XCTAssertThrowsError(try CgroupFiles.from(Spec.Linux.Resources(hugepageLimits: [.init(pageSize: "../../x", limit: 1)]))) { error in
+            guard case .invalidSpec("$.linux.resources.hugepageLimits[0].pageSize", _)? = error as? ContainerError else { return XCTFail("\(error)") }
+        }
+        if let size = SpecLimits.hugepageSizes.first {
+            XCTAssertEqual(try CgroupFiles.from(Spec.Linux.Resources(hugepageLimits: [.init(pageSize: size, limit: 1)])).writes.first?.file, "hugetlb.\(size).max")
+        }
+    }
+
+    func testNamespacePathsMustBeAbsoluteAndNotTheDaemonsMountNamespace() {
+        assertInvalid("$.linux.namespaces[1].path") { $0.linux?.namespaces?[1] = .init(type: .network, path: "proc/1/ns/net") }
+        assertInvalid("$.linux.namespaces[4].path") { $0.linux?.namespaces?[4] = .init(type: .mount, path: "/proc/self/ns/mnt") }
+    }
+
+    func testKernelLimitsAreCheckedWithTheirPaths() {
+        assertInvalid("$.process.user.uid") { $0.process?.user.uid = .max }
+        assertInvalid("$.process.user.additionalGids") { $0.process?.user.additionalGids = Array(repeating: 5, count: 100_000) }
+        assertInvalid("$.hostname") { $0.hostname = String(repeating: "h", count: 100_000) }
+    }
+
+    func testFieldsThatWouldBeIgnoredAreRefused() {
+        func assertUnsupported(_ feature: String, file: StaticString = #filePath, line: UInt = #line, _ change: (inout Spec) -> Void) {
+            var spec = containerSpec(rootfs: "/rootfs", ["sh"])
+            change(&spec)
+            XCTAssertThrowsError(try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: ""), file: file, line: line) { error in
+                guard case .unsupported(let found, _)? = error as? ContainerError else { return XCTFail("\(error)", file: file, line: line) }
+                XCTAssertEqual(found, feature, file: file, line: line)
+            }
+        }
+        assertUnsupported("$.process.user.umask") { $0.process?.user.umask = 0o22 }
+        assertUnsupported("$.process.apparmorProfile") { $0.process?.apparmorProfile = "docker-default" }
+        assertUnsupported("$.process.selinuxLabel") { $0.process?.selinuxLabel = "system_u:system_r:container_t:s0" }
+        assertUnsupported("$.linux.personality") { $0.linux?.personality = .init(domain: .linux32) }
+        assertUnsupported("$.process.ioPriority") { $0.process?.ioPriority = .init(class: .bestEffort, priority: 4) }
+    }
 }

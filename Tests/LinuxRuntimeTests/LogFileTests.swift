@@ -60,7 +60,7 @@ final class LogFileTests: ContainerTestCase {
             for i in 1 2 3; do echo tail-$i; done
             """])
         try await client.create(containerID: "big", spec: spec, options: [.logFile(log)]) { $0.close() }
-        let exit = try await backend.wait(for: "big", state: .exit, timeout: .seconds(120))
+        let exit = try await backend.wait(for: "big", state: .exit, timeout: .seconds(600))
         XCTAssertEqual(exit.exitCode, 0)
         let files = LogWriter.files(of: log, maxFiles: 5)
         var total = 0

@@ -183,9 +183,13 @@ func catchesSignal(_ signal: Int32, pid: Int32) -> Bool {
     return caught & (1 << (UInt64(signal) - 1)) != 0
 }
 
-/// Builds `Programs/<name>.c` as a static program at `<rootfs>/bin/<name>` (skips without gcc,
-/// as in the VM tier).
+/// Builds `Programs/<name>.c` as a static program at `<rootfs>/bin/<name>`; in the VM tier
+/// (no gcc) copies the one `make test-vm` built on the host (`$LCD_TEST_PROGRAMS`).
 func compileProgram(_ name: String, into rootfs: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    if let prebuilt = ProcessInfo.processInfo.environment["LCD_TEST_PROGRAMS"].map({ "\($0)/\(name)" }), access(prebuilt, X_OK) == 0 {
+        try FileManager.default.copyItem(atPath: prebuilt, toPath: rootfs + "/bin/" + name)
+        return
+    }
     guard access("/usr/bin/gcc", X_OK) == 0 else { throw XCTSkip("gcc is needed to build \(name).c") }
     let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Programs/\(name).c").path
     let compile = Process()

@@ -43,9 +43,14 @@ if [ -z "$FILTER" ]; then
         grep -vx 'LinuxRuntimeTests.HelperBinaryTests' | paste -sd, -)
 fi
 cp .build/debug/LibContainerdPackageTests.xctest .build/debug/lcd-shim .build/debug/lcd .build/debug/lcd-restore-drill "$WORK/"
+# The static programs the tests put into container root file systems (the VM has no gcc).
+mkdir -p "$WORK/programs"
+for source in Tests/LinuxRuntimeTests/Programs/*.c; do
+    gcc -static -O1 -o "$WORK/programs/$(basename "$source" .c)" "$source"
+done
 
 # 4. Boot, run, report. LCD_VM_TIER=1: a missing controller or a failing `criu check` fails
 # the tests instead of skipping them.
 echo "test-vm: booting $(cat "$VMTIER_DIR/kernel.version") with QEMU to run $FILTER"
 VMTIER_MEM=${VMTIER_MEM:-2G} bash Tests/VM/run-in-vm.sh "$WORK" \
-    "uname -r; LCD_VM_TIER=1 ./LibContainerdPackageTests.xctest '$FILTER'"
+    "uname -r; LCD_VM_TIER=1 LCD_TEST_PROGRAMS=/work/programs ./LibContainerdPackageTests.xctest '$FILTER'"

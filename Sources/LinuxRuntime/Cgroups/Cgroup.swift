@@ -80,16 +80,21 @@ final class Cgroup: Sendable {
             if !needed.isEmpty { try write(directory + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
             if !accounting.isEmpty { try? write(directory + "/cgroup.subtree_control", accounting.map { "+" + $0 }.joined(separator: " ")) }
         }
-        for component in components.dropLast() {
-            try enableControllers(in: current)
-            current += "/" + component
-            if mkdir(current, 0o755) == 0 {
-                createdAncestors.insert(current, at: 0)
-            } else if errno != EEXIST {
-                throw ContainerError.systemCallFailed(operation: "mkdir \(current)", errno: .init(rawValue: errno))
+        do {
+            for component in components.dropLast() {
+                try enableControllers(in: current)
+                current += "/" + component
+                if mkdir(current, 0o755) == 0 {
+                    createdAncestors.insert(current, at: 0)
+                } else if errno != EEXIST {
+                    throw ContainerError.systemCallFailed(operation: "mkdir \(current)", errno: .init(rawValue: errno))
+                }
             }
+            try enableControllers(in: current)
+        } catch {
+            for ancestor in createdAncestors { rmdir(ancestor) }
+            throw error
         }
-        try enableControllers(in: current)
         let path = current + "/" + components.last!
         let created: Bool
         if mkdir(path, 0o755) == 0 {
@@ -101,10 +106,18 @@ final class Cgroup: Sendable {
         }
         let cgroup = Cgroup(path: path, created: created, createdAncestors: createdAncestors)
         do {
+            // Joining a cgroup that holds processes would put them under our limits and, at
+            // the end, our kill (runc ≥ 1.2 refuses it too).
+            if !created, cgroup.isPopulated {
+                throw ContainerError.invalidSpec(path: "$.linux.cgroupsPath", reason: "\(path) already has processes; a container needs a cgroup of its own")
+            }
             try cgroup.apply(files)
             try cgroup.allowDevices(devices)
         } catch {
             cgroup.remove()
+            // Ancestors made on the way: gone again if nobody uses them (another container's
+            // create that did is retried on ENOENT).
+            for ancestor in createdAncestors { rmdir(ancestor) }
             throw error
         }
         return cgroup
@@ -124,7 +137,9 @@ final class Cgroup: Sendable {
     var isPopulated: Bool { event("populated") == "1" }
 
     /// Kills every process in the cgroup tree (cgroup.kill, or SIGKILL one by one before 5.14).
+    /// Only in a cgroup this code created: one it joined may hold processes it does not own.
     func kill() {
+        guard created else { return }
         if (try? Self.write(path + "/cgroup.kill", "1")) == nil {
             for pid in pids() { Glibc.kill(pid, SIGKILL) }
         }
@@ -132,7 +147,7 @@ final class Cgroup: Sendable {
 
     /// Kills what is left, waits until empty, removes the directory if this code created it.
     func remove(timeout: Duration = .seconds(5)) {
-        if isPopulated {
+        if created, isPopulated {
             kill()
             try? wait(for: "populated", "0", timeout: timeout, operation: "empty cgroup")
         }
@@ -141,29 +156,41 @@ final class Cgroup: Sendable {
 
     /// Ancestors made by this code for any container are listed in `<state>/cgroup-ancestors`;
     /// after each cleanup, those that are now empty are removed (rmdir fails on a cgroup still
-    /// in use), so the last container out removes a shared parent, whoever created it.
+    /// in use), so the last container out removes a shared parent, whoever created it. Every
+    /// read-change-write of the list holds an flock on the state directory itself (no lock
+    /// file to leave behind), and the list is replaced by rename, so concurrent creates and
+    /// cleanups — in this daemon or another — lose no entry.
     static func rememberAncestors(_ ancestors: [String], stateDirectory: String) {
         guard !ancestors.isEmpty else { return }
-        let list = stateDirectory + "/cgroup-ancestors"
-        let known = Set(((try? String(contentsOfFile: list, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
-        let added = ancestors.filter { !known.contains($0) }
-        guard !added.isEmpty, let handle = FileHandle(forWritingAtPath: list) ?? {
-            _ = FileManager.default.createFile(atPath: list, contents: nil, attributes: [.posixPermissions: 0o600])
-            return FileHandle(forWritingAtPath: list)
-        }() else { return }
-        handle.seekToEndOfFile()
-        handle.write(Data(added.map { $0 + "\n" }.joined().utf8))
-        try? handle.close()
+        withAncestorList(stateDirectory) { known in
+            for ancestor in ancestors where !known.contains(ancestor) { known.append(ancestor) }
+        }
     }
 
     static func removeUnusedAncestors(stateDirectory: String) {
-        let list = stateDirectory + "/cgroup-ancestors"
-        guard let text = try? String(contentsOfFile: list, encoding: .utf8) else { return }
-        // Deepest first: a parent can only go once its children are gone.
-        let remaining = text.split(separator: "\n").map(String.init).sorted { $0.count > $1.count }.filter { path in
-            rmdir(path) != 0 && errno != ENOENT
+        withAncestorList(stateDirectory) { known in
+            // Deepest first: a parent can only go once its children are gone.
+            known = known.sorted { $0.count > $1.count }.filter { rmdir($0) != 0 && errno != ENOENT }
         }
-        if remaining.isEmpty { unlink(list) } else { try? Data(remaining.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: list)) }
+    }
+
+    private static func withAncestorList(_ stateDirectory: String, _ change: (inout [String]) -> Void) {
+        let list = stateDirectory + "/cgroup-ancestors"
+        let lock = open(stateDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lock >= 0 else { return }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX) == 0 else { return }
+        let before = ((try? String(contentsOfFile: list, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        var after = before
+        change(&after)
+        guard after != before else { return }
+        if after.isEmpty {
+            unlink(list)
+        } else {
+            let temporary = list + ".\(getpid()).tmp"
+            guard (try? Data(after.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: temporary))) != nil else { return }
+            rename(temporary, list)
+        }
     }
 
     /// Host pids of every process in the cgroup and its descendants.

@@ -67,7 +67,13 @@ struct CgroupFiles: Equatable {
                 for device in list ?? [] { files.set("io.max", "\(device.major):\(device.minor) \(key)=\(device.rate)") }
             }
         }
-        for limit in r.hugepageLimits ?? [] { files.set("hugetlb.\(limit.pageSize).max", "\(limit.limit)") }
+        for (index, limit) in (r.hugepageLimits ?? []).enumerated() {
+            // Part of a file name: only a size this host has.
+            guard SpecLimits.hugepageSizes.contains(limit.pageSize) else {
+                throw ContainerError.invalidSpec(path: "\(specPath).hugepageLimits[\(index)].pageSize", reason: "\"\(limit.pageSize)\" is not a huge page size of this host (\(SpecLimits.hugepageSizes.sorted().joined(separator: ", ")))")
+            }
+            files.set("hugetlb.\(limit.pageSize).max", "\(limit.limit)")
+        }
         for (file, value) in (r.unified ?? [:]).sorted(by: { $0.key < $1.key }) {
             guard !file.contains("/"), !file.isEmpty else {
                 throw ContainerError.invalidSpec(path: "\(specPath).unified.\(file)", reason: "must be a file name in the cgroup directory")

@@ -30,6 +30,7 @@ struct ContainerPlanner: Sendable {
 
     func plan(_ spec: Spec, containerID: String, stateDirectory: String, cgroupPath: String) throws -> Plan {
         try StringCheck.rejectNUL(in: spec)
+        try SpecLimits.check(spec)
         guard let process = spec.process else {
             throw ContainerError.invalidSpec(path: "$.process", reason: "required to start a container")
         }
@@ -73,6 +74,15 @@ struct ContainerPlanner: Sendable {
                 throw ContainerError.unsupported(feature: "\(path) (time namespace)", reason: "time namespaces are not implemented yet")
             }
             if let nsPath = namespace.path, !nsPath.isEmpty {
+                guard nsPath.hasPrefix("/") else {
+                    throw ContainerError.invalidSpec(path: "\(path).path", reason: "must be an absolute path, not \"\(nsPath)\"")
+                }
+                // Building a rootfs and pivot_root inside the daemon's (or the host's) mount
+                // namespace would change the host's file system.
+                if namespace.type == .mount, let ns = Self.namespaceIdentity(nsPath),
+                   ["/proc/self/ns/mnt", "/proc/1/ns/mnt"].contains(where: { Self.namespaceIdentity($0) == ns }) {
+                    throw ContainerError.invalidSpec(path: "\(path).path", reason: "\(nsPath) is the daemon's or the host's mount namespace; a container needs one of its own")
+                }
                 guard probe(nsPath) != nil else {
                     throw ContainerError.invalidSpec(path: "\(path).path", reason: "\(nsPath) does not exist")
                 }
@@ -213,7 +223,9 @@ struct ContainerPlanner: Sendable {
         case "p": kind = S_IFIFO
         default: throw ContainerError.invalidSpec(path: "\(path).type", reason: "\"\(device.type)\" is not one of c, u, b, p")
         }
-        guard device.path.hasPrefix("/dev/") else { throw ContainerError.invalidSpec(path: "\(path).path", reason: "must be under /dev") }
+        guard SpecLimits.isNormalAbsolute(device.path), device.path.hasPrefix("/dev/") else {
+            throw ContainerError.invalidSpec(path: "\(path).path", reason: "must be under /dev, without . or .. components")
+        }
         if kind != S_IFIFO, device.major == nil || device.minor == nil {
             throw ContainerError.invalidSpec(path: "\(path).major", reason: "major and minor are required for a \(device.type) device")
         }
@@ -226,6 +238,13 @@ struct ContainerPlanner: Sendable {
         return DeviceStep(
             path: device.path, mode: kind | (device.fileMode ?? 0o666) & 0o7777, major: try number(device.major, "major"),
             minor: try number(device.minor, "minor"), uid: device.uid ?? 0, gid: device.gid ?? 0)
+    }
+
+    /// Device and inode of a namespace file: equal means the same namespace.
+    static func namespaceIdentity(_ path: String) -> [UInt64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
     }
 
     private func propagation(_ mode: Spec.Linux.RootfsPropagation?) -> UInt {

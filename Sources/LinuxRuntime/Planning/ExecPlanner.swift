@@ -12,6 +12,7 @@ extension ContainerPlanner {
     /// Go original, not to the inheritable set (CVE-2022-24769).
     func execPlan(_ process: ExecProcess, container spec: Spec, containerID: String, name: String, stateDirectory: String) throws -> Plan {
         try StringCheck.rejectNUL(in: process)
+        try SpecLimits.check(process)
         guard let base = spec.process else { throw ContainerError.invalidSpec(path: "$.process", reason: "the container has no process section") }
         guard let program = process.args.first, !program.isEmpty else {
             throw ContainerError.invalidArgument(name: "process.args", reason: "must name the program to run")
