@@ -78,6 +78,11 @@ let package = Package(
             name: "lcd-restore-drill", dependencies: ["LinuxRuntime", "LibContainerd", "OCIRuntimeSpec"],
             path: "Tests/RestoreDrill"),
 
+        // One case of the malformed-spec corpus per process (MalformedSpecCorpusTests).
+        .executableTarget(
+            name: "lcd-spec-probe", dependencies: ["LinuxRuntime", "LibContainerd", "OCIRuntimeSpec"],
+            path: "Tests/SpecProbe"),
+
         // An example daemon written against the API, tested with the test kit.
         .target(name: "MiniDaemon", dependencies: ["LibContainerd"], path: "Examples/MiniDaemon"),
 

@@ -43,7 +43,9 @@ final class HostileSpecTests: XCTestCase {
         assertInvalid("$.linux.seccomp.syscalls[0].errnoRet") {
             $0.linux?.seccomp = .init(defaultAction: .allow, syscalls: [.init(names: ["mkdir"], action: .errno, errnoRet: 1 << 32)])
         }
-        assertInvalid("$.linux.seccomp.defaultErrnoRet") { $0.linux?.seccomp = .init(defaultAction: .errno, defaultErrnoRet: UInt.max) }
+        assertInvalid("$.linux.seccomp.defaultErrnoRet") {
+            $0.linux?.seccomp = .init(defaultAction: .errno, defaultErrnoRet: UInt.max, syscalls: [.init(names: ["execve"], action: .allow)])
+        }
         // cpu.shares far beyond v1's range: clamped, as v1 did, before the conversion.
         XCTAssertEqual(CgroupFiles.cpuWeight(shares: UInt64.max), 10000)
         XCTAssertEqual(CgroupFiles.cpuWeight(shares: 2_000_000_000_000_000), 10000)
@@ -93,5 +95,17 @@ final class HostileSpecTests: XCTestCase {
         assertUnsupported("$.process.selinuxLabel") { $0.process?.selinuxLabel = "system_u:system_r:container_t:s0" }
         assertUnsupported("$.linux.personality") { $0.linux?.personality = .init(domain: .linux32) }
         assertUnsupported("$.process.ioPriority") { $0.process?.ioPriority = .init(class: .bestEffort, priority: 4) }
+    }
+}
+
+extension HostileSpecTests {
+    func testAProfileThatRefusesExecveIsAStartFailureNotAContainer() {
+        assertInvalid("$.linux.seccomp.defaultAction") { $0.linux?.seccomp = .init(defaultAction: .kill, syscalls: [.init(names: ["read"], action: .allow)]) }
+        assertInvalid("$.linux.seccomp.syscalls[1].action") {
+            $0.linux?.seccomp = .init(defaultAction: .allow, syscalls: [.init(names: ["read"], action: .errno), .init(names: ["execve", "execveat"], action: .errno)])
+        }
+        var spec = containerSpec(rootfs: "/rootfs", ["sh"])
+        spec.linux?.seccomp = .containerDefault
+        XCTAssertNoThrow(try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: ""), "the default allow list allows execve")
     }
 }

@@ -62,6 +62,7 @@ enum SeccompCompiler {
     }
 
     static func compileUncached(_ seccomp: Spec.Linux.Seccomp) throws -> SeccompProgram {
+        try checkExecAllowed(seccomp)
         let defaultAction = try action(seccomp.defaultAction, errno: seccomp.defaultErrnoRet, at: "$.linux.seccomp.defaultAction", errnoPath: "$.linux.seccomp.defaultErrnoRet")
         guard let context = seccomp_init(defaultAction) else {
             throw ContainerError.systemCallFailed(operation: "seccomp_init", errno: .init(rawValue: EINVAL))
@@ -116,6 +117,22 @@ enum SeccompCompiler {
             }
         }
         return SeccompProgram(instructions: try export(context), flags: flags)
+    }
+
+    /// The filter is loaded just before `execve`: a profile that refuses or kills execve would
+    /// leave a "created" container whose program never ran (and that exits 159 or with the
+    /// errno as if the program had failed). Refused here when it can be told without running:
+    /// an unconditional rule for execve, or none and a default action that refuses.
+    static func checkExecAllowed(_ seccomp: Spec.Linux.Seccomp) throws {
+        let lets: Set<Spec.Linux.Seccomp.Action> = [.allow, .log, .trace]
+        let rules = (seccomp.syscalls ?? []).enumerated().filter { $0.element.names.contains("execve") }
+        if let (index, rule) = rules.last(where: { ($0.element.args ?? []).isEmpty }) {
+            guard lets.contains(rule.action) else {
+                throw ContainerError.invalidSpec(path: "$.linux.seccomp.syscalls[\(index)].action", reason: "refuses execve: the container's program could never start")
+            }
+        } else if rules.isEmpty, !lets.contains(seccomp.defaultAction) {
+            throw ContainerError.invalidSpec(path: "$.linux.seccomp.defaultAction", reason: "refuses execve, which no rule allows: the container's program could never start")
+        }
     }
 
     private static func compare(_ op: Spec.Linux.Seccomp.Operator) -> scmp_compare {
