@@ -109,3 +109,13 @@ extension HostileSpecTests {
         XCTAssertNoThrow(try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: ""), "the default allow list allows execve")
     }
 }
+
+extension HostileSpecTests {
+    func testCapabilitySetsTheKernelWouldRefuseAreNamed() {
+        assertInvalid("$.process.capabilities.effective") { $0.process?.capabilities = .init(bounding: ["CAP_KILL"], effective: ["CAP_KILL"], permitted: []) }
+        assertInvalid("$.process.capabilities.inheritable") { $0.process?.capabilities = .init(bounding: [], inheritable: ["CAP_KILL"]) }
+        assertInvalid("$.process.capabilities.ambient") {
+            $0.process?.capabilities = .init(bounding: ["CAP_KILL"], inheritable: ["CAP_KILL"], permitted: [], ambient: ["CAP_KILL"])
+        }
+    }
+}

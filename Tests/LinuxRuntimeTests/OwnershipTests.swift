@@ -41,6 +41,18 @@ final class OwnershipTests: ContainerTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: given), "a cgroup the library did not create stays")
     }
 
+    func testAFailedCreateRemovesTheAncestorsItMade() async throws {
+        var spec = self.spec(["true"])
+        spec.linux?.cgroupsPath = "\(cgroupParent!)/a/b/c"
+        spec.linux?.resources = .init(unified: ["cgroup.type": "no-such-type"])  // the write fails
+        await assertCreateFails(spec) { error in
+            if case .systemCallFailed = error { return true }
+            return false
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(cgroupRootPath)/\(cgroupParent!)/a"), "the ancestors a and a/b are gone")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(cgroupRootPath)/\(cgroupParent!)"), "and the parent the create made")
+    }
+
     /// 1000 containers, 2 at a time (200 in the VM tier, where each is 10–50× slower): then the
     /// daemon's fds, threads and mounts are what they were, and the state directory and the
     /// cgroup tree — the shared parent included — are gone.

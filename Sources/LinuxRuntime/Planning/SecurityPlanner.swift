@@ -23,10 +23,18 @@ enum SecurityPlanner {
             }
             return mask
         }
-        return CapabilitySets(
+        let sets = CapabilitySets(
             bounding: try mask(spec.bounding, "bounding"), effective: try mask(spec.effective, "effective"),
             permitted: try mask(spec.permitted, "permitted"), inheritable: try mask(spec.inheritable, "inheritable"),
             ambient: try mask(spec.ambient, "ambient"), lastCapability: last)
+        // What capset(2) and PR_CAP_AMBIENT would refuse with a bare EPERM, said with the set.
+        func require(_ inner: UInt64, within outer: UInt64, _ key: String, _ rule: String) throws {
+            guard inner & ~outer == 0 else { throw ContainerError.invalidSpec(path: "$.process.capabilities.\(key)", reason: rule) }
+        }
+        try require(sets.effective, within: sets.permitted, "effective", "must be a subset of permitted")
+        try require(sets.inheritable, within: sets.bounding, "inheritable", "must be a subset of bounding (the bounding set is dropped first)")
+        try require(sets.ambient, within: sets.permitted & sets.inheritable, "ambient", "must be a subset of both permitted and inheritable")
+        return sets
     }
 
     /// The highest capability the running kernel knows: fixed for its life, so read once.
