@@ -34,7 +34,7 @@ enum CheckpointRestore {
             let log = plan.stateDirectory + "/" + logFileName
             let lines = String(decoding: readFile(log) ?? [], as: UTF8.self).split(separator: "\n")
             let reason = lines.last { $0.contains("Error") }.map(String.init) ?? (code == 120 ? "cannot bind the root file system for criu" : code == 127 ? "cannot run \(plan.criuRestore[0])" : "no error in its log")
-            Supervisor.report("error " + StartFailure(kind: "sys", location: "criu restore", errno: 0, message: "criu restore failed with status \(code): \(reason) (log: \(log))").line)
+            Supervisor.report(.failed(StartFailure(kind: "sys", location: "criu restore", errno: 0, message: "criu restore failed with status \(code): \(reason) (log: \(log))")))
             _exit(1)
         }
         return pid

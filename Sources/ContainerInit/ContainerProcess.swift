@@ -1,10 +1,10 @@
 import CLinuxSupport
 import Glibc
 
-/// What a failed container process reports to the helper over its error pipe, one line:
-/// `kind \t where \t errno \t message` — kind `spec` (where = a JSON path of the spec) or
-/// `sys` (where = the operation).
-public struct StartFailure: Error, Equatable {
+/// Why a container process did not start, as the process and the helper report it (in a
+/// ``ProcessMessage`` or ``HelperMessage``): kind `spec` (location = a JSON path of the spec)
+/// or `sys` (location = the operation).
+public struct StartFailure: Error, Equatable, Sendable {
     public var kind: String
     public var location: String
     public var errno: Int32
@@ -16,19 +16,6 @@ public struct StartFailure: Error, Equatable {
         self.errno = errno
         self.message = message
     }
-
-    public var line: String {
-        func clean(_ s: String) -> String { String(s.map { $0 == "\t" || $0 == "\n" ? " " : $0 }) }
-        return "\(kind)\t\(clean(location))\t\(errno)\t\(clean(message))\n"
-    }
-
-    public init?(line: String) {
-        let parts = line.split(separator: "\t", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 4, let code = Int32(parts[2]) else { return nil }
-        var message = String(parts[3])
-        if message.hasSuffix("\n") { message.removeLast() }
-        self.init(kind: String(parts[0]), location: String(parts[1]), errno: code, message: message)
-    }
 }
 
 /// The container's first process, between clone and exec. Runs in the cloned child of the
@@ -36,7 +23,7 @@ public struct StartFailure: Error, Equatable {
 enum ContainerProcess {
     static func run(plan: Plan, stdio: (Int32, Int32, Int32), goPipe: Int32, errorPipe: Int32, container: Int32 = -1, terminalSocket: Int32 = -1) -> Never {
         func fail(_ failure: StartFailure) -> Never {
-            writeAll(errorPipe, failure.line)
+            send(ProcessMessage.failed(failure), to: errorPipe)
             _exit(127)
         }
         func sys(_ operation: String) -> Never {
@@ -92,7 +79,7 @@ enum ContainerProcess {
         // prestart and createRuntime run in the helper (the runtime's namespaces) now; then
         // createContainer here, in the container's namespaces, before pivot_root.
         if !plan.createRuntimeHooks.isEmpty {
-            writeAll(errorPipe, "hooks\n")
+            send(ProcessMessage.runHooks, to: errorPipe)
             guard readExactly(goPipe, 1) != nil else { _exit(1) }
         }
         close(goPipe)

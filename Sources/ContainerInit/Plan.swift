@@ -312,6 +312,18 @@ public struct PlanDecodingError: Error, Equatable {
 extension Plan {
     public func encoded() -> [UInt8] {
         var out = TokenWriter()
+        write(to: &out)
+        return out.bytes
+    }
+
+    /// A plan from exactly `bytes`.
+    public init(decoding bytes: [UInt8]) throws(PlanDecodingError) {
+        var r = TokenReader(bytes)
+        try self.init(reading: &r)
+        guard r.isAtEnd else { throw PlanDecodingError(reason: "\(bytes.count - r.index) bytes after the plan") }
+    }
+
+    public func write(to out: inout TokenWriter) {
         out.put("lcd-plan-2")
         out.put(containerID); out.put(cgroupPath); out.put(Int(createNamespaces))
         out.put(joinNamespaces.count)
@@ -360,11 +372,9 @@ extension Plan {
             out.put(Int(seccomp.flags))
             out.put(seccomp.instructions.map { String($0) }.joined(separator: ","))
         }
-        return out.bytes
     }
 
-    public init(decoding bytes: [UInt8]) throws(PlanDecodingError) {
-        var r = TokenReader(bytes)
+    public init(reading r: inout TokenReader) throws(PlanDecodingError) {
         guard try r.string() == "lcd-plan-2" else { throw PlanDecodingError(reason: "not a version 2 plan") }
         let containerID = try r.string(), cgroupPath = try r.string(), create = Int32(try r.int())
         var joins: [NamespaceJoin] = []
@@ -448,32 +458,32 @@ extension Plan {
             }
             seccomp = SeccompProgram(instructions: bytes, flags: flags)
         }
-        guard r.isAtEnd else { throw PlanDecodingError(reason: "\(bytes.count - r.index) bytes after the plan") }
     }
 }
 
 /// `<decimal length>:<bytes>` per token: the length is read before the bytes, so the bytes are
 /// never searched for a separator.
-struct TokenWriter {
-    var bytes: [UInt8] = []
-    mutating func put(_ s: String) {
+public struct TokenWriter {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public mutating func put(_ s: String) {
         let utf8 = Array(s.utf8)
         bytes += Array(String(utf8.count).utf8)
         bytes.append(UInt8(ascii: ":"))
         bytes += utf8
     }
-    mutating func put(_ n: Int) { put(String(n)) }
-    mutating func put(_ b: Bool) { put(b ? "1" : "0") }
-    mutating func putOptional(_ s: String?) { if let s { put(true); put(s) } else { put(false) } }
-    mutating func putList(_ list: [String]) { put(list.count); for s in list { put(s) } }
+    public mutating func put(_ n: Int) { put(String(n)) }
+    public mutating func put(_ b: Bool) { put(b ? "1" : "0") }
+    public mutating func putOptional(_ s: String?) { if let s { put(true); put(s) } else { put(false) } }
+    public mutating func putList(_ list: [String]) { put(list.count); for s in list { put(s) } }
 }
 
-struct TokenReader {
+public struct TokenReader {
     let bytes: [UInt8]
-    var index = 0
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    var isAtEnd: Bool { index == bytes.count }
-    mutating func string() throws(PlanDecodingError) -> String {
+    public private(set) var index = 0
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public var isAtEnd: Bool { index == bytes.count }
+    public mutating func string() throws(PlanDecodingError) -> String {
         var length = 0, digits = 0
         while index < bytes.count, bytes[index] != UInt8(ascii: ":") {
             let digit = Int(bytes[index]) - Int(UInt8(ascii: "0"))
@@ -487,7 +497,7 @@ struct TokenReader {
         index = start + length
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
-    mutating func int() throws(PlanDecodingError) -> Int {
+    public mutating func int() throws(PlanDecodingError) -> Int {
         let token = try string()
         guard let n = Int(token) else { throw PlanDecodingError(reason: "expected a number, found \(token)") }
         return n

@@ -3,11 +3,12 @@ import Glibc
 
 /// The helper's main loop: one container process, from plan to recorded exit status.
 ///
-/// Protocol with the daemon, over the two descriptors it was spawned with:
-/// - fd 3 (from the daemon): the plan (4-byte little-endian length, then the bytes), then
-///   `s` to start the process (EOF instead: give up), then `a` once the daemon watches it.
-/// - fd 4 (to the daemon): `ready <helper pid>` once detached with the FIFOs open, then
-///   `started <pid>` or `error <StartFailure line>`.
+/// Protocol with the daemon, over the two descriptors it was spawned with (framed messages,
+/// see Messages.swift):
+/// - fd 3 (``DaemonMessage``): the plan, then `start` (EOF instead: give up), then
+///   `acknowledge` once the daemon watches the process.
+/// - fd 4 (``HelperMessage``): `ready` with the helper's pid once detached with the FIFOs open,
+///   then `warning`s, then `started` with the process's pid, or `failed`.
 /// Then the daemon watches the helper's pid: when it exits, `<name>-exit` holds the status.
 public enum Supervisor {
     static let fromDaemon: Int32 = 3
@@ -16,9 +17,7 @@ public enum Supervisor {
     public static func main() -> Never {
         // Nothing of the daemon's but our two pipes and stdio.
         _ = lcd_close_range(5, UInt32.max, 0)
-        guard let header = readExactly(fromDaemon, 4) else { _exit(2) }
-        let length = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
-        guard let bytes = readExactly(fromDaemon, length), let plan = try? Plan(decoding: bytes) else { _exit(2) }
+        guard case .plan(let plan)? = readMessage(DaemonMessage.self, from: fromDaemon) else { _exit(2) }
 
         // Detach: the daemon reaps this first process at once; the grandchild carries on
         // outside the daemon's process tree, so neither's death or wait logic touches the other.
@@ -30,7 +29,7 @@ public enum Supervisor {
         runDetached(plan)
     }
 
-    static func report(_ line: String) { writeAll(toDaemon, line + "\n") }
+    static func report(_ message: HelperMessage) { send(message, to: toDaemon) }
 
     static func runDetached(_ plan: Plan) -> Never {
         // Held open for the container's whole life (O_RDWR never blocks on a FIFO), so that
@@ -40,16 +39,16 @@ public enum Supervisor {
         let stderrHold = open(plan.stderrPath, O_RDWR | O_CLOEXEC)
         let control = open(plan.controlPath, O_RDWR | O_CLOEXEC | O_NONBLOCK)
         guard stdinHold >= 0, stdoutHold >= 0, stderrHold >= 0, control >= 0 else {
-            report("error " + StartFailure(kind: "sys", location: "open FIFOs", errno: errno, message: "cannot open the stdio FIFOs in \(plan.stateDirectory): \(errnoText(errno))").line)
+            report(.failed(StartFailure(kind: "sys", location: "open FIFOs", errno: errno, message: "cannot open the stdio FIFOs in \(plan.stateDirectory): \(errnoText(errno))")))
             _exit(1)
         }
-        report("ready \(getpid())")
-        guard readExactly(fromDaemon, 1) == [UInt8(ascii: "s")] else { _exit(0) }
+        report(.ready(pid: getpid()))
+        guard readMessage(DaemonMessage.self, from: fromDaemon) == .start else { _exit(0) }
 
         let childEvents = lcd_sigchld_fd()
         var goPipe: [Int32] = [0, 0], errorPipe: [Int32] = [0, 0]
         guard childEvents >= 0, lcd_pipe_cloexec(&goPipe) == 0, lcd_pipe_cloexec(&errorPipe) == 0 else {
-            report("error " + StartFailure(kind: "sys", location: "pipe", errno: errno, message: "cannot create pipes: \(errnoText(errno))").line)
+            report(.failed(StartFailure(kind: "sys", location: "pipe", errno: errno, message: "cannot create pipes: \(errnoText(errno))")))
             _exit(1)
         }
         // The process's own ends: its stdin reads EOF once the daemon and we both closed ours.
@@ -61,7 +60,7 @@ public enum Supervisor {
         let stderrFD = log.map { fcntl($0.writeEnd, F_DUPFD_CLOEXEC, 0) } ?? open(plan.stderrPath, O_WRONLY | O_CLOEXEC)
         guard stdinFD >= 0, stdoutFD >= 0, stderrFD >= 0, plan.logPath.isEmpty || log != nil else {
             let path = plan.logPath.isEmpty ? "the stdio FIFOs in \(plan.stateDirectory)" : plan.logPath
-            report("error " + StartFailure(kind: "sys", location: "open stdio", errno: errno, message: "cannot open \(path): \(errnoText(errno))").line)
+            report(.failed(StartFailure(kind: "sys", location: "open stdio", errno: errno, message: "cannot open \(path): \(errnoText(errno))")))
             _exit(1)
         }
 
@@ -71,7 +70,7 @@ public enum Supervisor {
         if plan.joinPid > 0 {
             containerPidFD = lcd_pidfd_open(plan.joinPid, 0)
             if containerPidFD < 0 || lcd_setns(containerPidFD, LCD_CLONE_NEWPID) != 0 {
-                report("error " + StartFailure(kind: "sys", location: "join container", errno: errno, message: "cannot join the container's pid namespace: \(errnoText(errno))").line)
+                report(.failed(StartFailure(kind: "sys", location: "join container", errno: errno, message: "cannot join the container's pid namespace: \(errnoText(errno))")))
                 _exit(1)
             }
         }
@@ -82,7 +81,7 @@ public enum Supervisor {
         }
         var terminalSocket: [Int32] = [-1, -1]
         if plan.terminal && lcd_socketpair_cloexec(&terminalSocket) != 0 {
-            report("error " + StartFailure(kind: "sys", location: "socketpair", errno: errno, message: "cannot create the terminal socket: \(errnoText(errno))").line)
+            report(.failed(StartFailure(kind: "sys", location: "socketpair", errno: errno, message: "cannot create the terminal socket: \(errnoText(errno))")))
             _exit(1)
         }
         let pid = lcd_clone_process(plan.createNamespaces & ~LCD_CLONE_NEWCGROUP)
@@ -96,7 +95,7 @@ public enum Supervisor {
         if containerPidFD >= 0 { close(containerPidFD) }
         close(goPipe[0]); close(errorPipe[1]); close(stdinFD); close(stdoutFD); close(stderrFD)
         if pid < 0 {
-            report("error " + StartFailure(kind: "sys", location: "clone", errno: errno, message: "cannot create the container process: \(errnoText(errno))").line)
+            report(.failed(StartFailure(kind: "sys", location: "clone", errno: errno, message: "cannot create the container process: \(errnoText(errno))")))
             _exit(1)
         }
         // A new user namespace gets its id maps from us, outside, before the process runs.
@@ -108,7 +107,7 @@ public enum Supervisor {
                 kill(pid, SIGKILL)
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
-                report("error " + StartFailure(kind: "spec", location: file == "uid_map" ? "$.linux.uidMappings" : "$.linux.gidMappings", errno: code, message: "cannot write \(file): \(errnoText(code))").line)
+                report(.failed(StartFailure(kind: "spec", location: file == "uid_map" ? "$.linux.uidMappings" : "$.linux.gidMappings", errno: code, message: "cannot write \(file): \(errnoText(code))")))
                 _exit(1)
             }
             close(fd)
@@ -120,36 +119,48 @@ public enum Supervisor {
                 kill(pid, SIGKILL)
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
-                report("error " + StartFailure(kind: "sys", location: "join cgroup", errno: code, message: "cannot move the process into \(plan.cgroupPath): \(errnoText(code))").line)
+                report(.failed(StartFailure(kind: "sys", location: "join cgroup", errno: code, message: "cannot move the process into \(plan.cgroupPath): \(errnoText(code))")))
                 _exit(1)
             }
             close(procs)
         }
         writeAll(goPipe[1], [1] + (0..<4).map { UInt8(truncatingIfNeeded: pid >> ($0 * 8)) })
         // The error pipe closes on exec (close-on-exec): EOF means the program is running.
-        // Before that the process may ask for the runtime-namespace hooks ("hooks"), or fail.
-        var lines = ""
-        while true {
+        // Before that the process may ask for the runtime-namespace hooks, or report a failure.
+        var frames = FrameReader()
+        var failure: StartFailure?
+        while failure == nil {
             let chunk = readSome(errorPipe[0])
             if chunk.isEmpty { break }
-            lines += String(decoding: chunk, as: UTF8.self)
-            guard lines.hasPrefix("hooks\n") else { continue }
-            lines.removeFirst(6)
-            if let failure = Hooks.run(plan.createRuntimeHooks, state: Hooks.state(plan, status: "creating", pid: pid)) {
-                kill(pid, SIGKILL)
-                var status: Int32 = 0
-                waitpid(pid, &status, 0)
-                report("error " + failure.line)
-                _exit(1)
+            frames.append(chunk)
+            while failure == nil {
+                let payload: [UInt8]?
+                do { payload = try frames.next() } catch {
+                    failure = StartFailure(kind: "sys", location: "start", errno: EIO, message: "the container process sent \(error)")
+                    break
+                }
+                guard let payload else { break }
+                switch try? ProcessMessage(payload: payload) {
+                case .runHooks?:
+                    failure = Hooks.run(plan.createRuntimeHooks, state: Hooks.state(plan, status: "creating", pid: pid))
+                    if failure == nil { writeAll(goPipe[1], [1]) }
+                case .failed(let reported)?:
+                    failure = reported
+                case nil:
+                    failure = StartFailure(kind: "sys", location: "start", errno: EIO, message: "the container process sent a malformed message")
+                }
             }
-            writeAll(goPipe[1], [1])
         }
         close(goPipe[1])
         close(errorPipe[0])
-        if !lines.isEmpty {
+        if failure == nil && frames.pending > 0 {
+            failure = StartFailure(kind: "sys", location: "start", errno: EIO, message: "the container process sent a truncated message")
+        }
+        if let failure {
+            kill(pid, SIGKILL)  // it is exiting anyway; a hook failure or a bad message leaves it waiting
             var status: Int32 = 0
             waitpid(pid, &status, 0)
-            report("error " + (lines.split(separator: "\n").first.map(String.init) ?? lines))
+            report(.failed(failure))
             _exit(1)
         }
         // The child sent the pty master before it exec'd.
@@ -158,7 +169,7 @@ public enum Supervisor {
             master = lcd_receive_fd(terminalSocket[0])
             close(terminalSocket[0])
             if master < 0 {
-                report("error " + StartFailure(kind: "sys", location: "terminal", errno: errno, message: "did not receive the terminal from the container process").line)
+                report(.failed(StartFailure(kind: "sys", location: "terminal", errno: errno, message: "did not receive the terminal from the container process")))
                 kill(pid, SIGKILL)
                 _exit(1)
             }
@@ -166,16 +177,16 @@ public enum Supervisor {
         }
         // poststart: after the program runs, before the start is reported; failures only warn.
         for hook in plan.poststartHooks {
-            if let failure = Hooks.run(hook, state: Hooks.state(plan, status: "running", pid: pid)) { report("warning " + failure.line.dropLast()) }
+            if let failure = Hooks.run(hook, state: Hooks.state(plan, status: "running", pid: pid)) { report(.warning("\(failure.location): \(failure.message)")) }
         }
         supervise(plan, pid: pid, holds: (stdinHold, stdoutHold, stderrHold), childEvents: childEvents, control: control, terminal: master, log: &log)
     }
 
     /// Reports the start, then stays until the process exits and records its status.
     static func supervise(_ plan: Plan, pid: pid_t, holds: (Int32, Int32, Int32), childEvents: Int32, control: Int32, terminal master: Int32, log: inout LogRelay?) -> Never {
-        report("started \(pid)")
+        report(.started(pid: pid))
         // Not reaped before the daemon watches it, so its pid cannot be reused meanwhile.
-        _ = readExactly(fromDaemon, 1)
+        _ = readMessage(DaemonMessage.self, from: fromDaemon)
         close(fromDaemon)
         close(toDaemon)
 
@@ -193,7 +204,7 @@ public enum Supervisor {
     static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32), terminal: Int32, log: inout LogRelay?) -> Int32 {
         var master = terminal
         var relayStdin = terminal >= 0
-        var pending = ""
+        var requests = FrameReader()
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
             // A child may have exited before the signalfd existed: reap before every wait.
@@ -231,12 +242,15 @@ public enum Supervisor {
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(control, $0.baseAddress, $0.count) }
-                if n > 0 { pending += String(decoding: buffer[..<n], as: UTF8.self) }
-                while let newline = pending.firstIndex(of: "\n") {
-                    let request = pending[..<newline].split(separator: " ")
-                    pending = String(pending[pending.index(after: newline)...])
-                    switch request.first {
-                    case "close-stdin":
+                if n > 0 { requests.append(buffer[..<n]) }
+                // A malformed request is dropped with the rest of what is buffered: the
+                // control FIFO is the daemon's alone (mode 0600).
+                while true {
+                    let payload: [UInt8]?
+                    do { payload = try requests.next() } catch { requests = FrameReader(); break }
+                    guard let payload else { break }
+                    switch try? ControlRequest(payload: payload) {
+                    case .closeStdin?:
                         if master >= 0 && relayStdin {
                             // A terminal has no end of input but the EOF character (^D).
                             writeAll(master, [4])
@@ -245,11 +259,9 @@ public enum Supervisor {
                             close(holds.stdin)
                             holds.stdin = -1
                         }
-                    case "resize":
-                        if request.count == 3, master >= 0, let columns = UInt16(request[1]), let rows = UInt16(request[2]) {
-                            _ = lcd_set_window_size(master, rows, columns)
-                        }
-                    default:
+                    case .resize(let columns, let rows)?:
+                        if master >= 0 { _ = lcd_set_window_size(master, rows, columns) }
+                    case nil:
                         break
                     }
                 }

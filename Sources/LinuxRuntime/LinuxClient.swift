@@ -431,15 +431,18 @@ public final class LinuxClient: Client {
             throw ContainerError.processNotFound(containerID: id, processFriendlyName: name)
         }
         guard hasTerminal else { throw ContainerError.invalidState(containerID: id, state: "without a terminal", operation: "resize \(name)") }
-        try Self.control(container.stateDirectory + "/\(name)-control", "resize \(width) \(height)")
+        guard let columns = UInt16(exactly: width), let rows = UInt16(exactly: height) else {
+            throw ContainerError.invalidArgument(name: "width/height", reason: "\(width)x\(height): each must be 0 to 65535")
+        }
+        try Self.control(container.stateDirectory + "/\(name)-control", .resize(columns: columns, rows: rows))
     }
 
     /// Sends one request to a process's helper over its control FIFO.
-    static func control(_ path: String, _ request: String) throws {
+    static func control(_ path: String, _ request: ControlRequest) throws {
         let fd = Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw ContainerError.systemCallFailed(operation: "open \(path)", errno: .init(rawValue: errno)) }
         defer { Glibc.close(fd) }
-        let bytes = Array((request + "\n").utf8)
+        let bytes = request.framed()
         guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
             throw ContainerError.systemCallFailed(operation: "write to \(path)", errno: .init(rawValue: errno))
         }
@@ -742,7 +745,7 @@ public final class LinuxClient: Client {
         return IOPipe(stdin: stdin, stdout: stdout, stderr: stderr, terminal: plan.terminal) {
             // The helper holds stdin's FIFO open too: ask it to let go, so the process reads EOF
             // (with a terminal: the EOF character).
-            try? Self.control(control, "close-stdin")
+            try? Self.control(control, .closeStdin)
         }
     }
 }

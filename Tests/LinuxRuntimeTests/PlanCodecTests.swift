@@ -70,3 +70,60 @@ final class PlanCodecTests: XCTestCase {
         XCTAssertThrowsError(try Plan(decoding: bytes + Plan(containerID: "d", rootfs: "/r", args: ["x"], stateDirectory: "/s").encoded()), "two plans")
     }
 }
+
+/// Every message of every channel, encoded and decoded, with strings that would have broken
+/// a line protocol; and streams cut at every byte.
+final class MessageCodecTests: XCTestCase {
+    private let nasty = ["", "plain", "tab\there", "new\nline", "nul\0byte", "\0failed\0spec", String(repeating: "x", count: 70_000), "ready 1\n", "é∂"]
+
+    private func roundTrip<M: FramedMessage>(_ message: M, file: StaticString = #filePath, line: UInt = #line) throws {
+        let frame = message.framed()
+        var reader = FrameReader()
+        reader.append(frame.prefix(frame.count - 1))
+        XCTAssertNil(try reader.next(), "an incomplete frame is not a message", file: file, line: line)
+        reader.append(frame.suffix(1))
+        let payload = try XCTUnwrap(try reader.next(), file: file, line: line)
+        XCTAssertEqual(try M(payload: payload), message, file: file, line: line)
+        XCTAssertThrowsError(try M(payload: payload + [0x31]), "trailing bytes", file: file, line: line)
+    }
+
+    func testEveryCaseOfEveryChannelRoundTrips() throws {
+        let plan = Plan(containerID: "c\0x", rootfs: "/r", args: ["sh", "-c", "\0"], env: ["A=\n"], stateDirectory: "/s")
+        for text in nasty {
+            let failure = StartFailure(kind: text, location: text, errno: Int32.max, message: text)
+            for message in [DaemonMessage.plan(plan), .start, .acknowledge] { try roundTrip(message) }
+            for message in [HelperMessage.ready(pid: 1), .warning(text), .started(pid: Int32.max), .failed(failure)] { try roundTrip(message) }
+            for message in [ProcessMessage.runHooks, .failed(failure)] { try roundTrip(message) }
+        }
+        for message in [ControlRequest.closeStdin, .resize(columns: 0, rows: 0), .resize(columns: .max, rows: 80)] { try roundTrip(message) }
+    }
+
+    func testFramesInOneStreamSplitAnywhereComeOutInOrder() throws {
+        let messages: [HelperMessage] = [.ready(pid: 7), .warning("a\nb"), .warning("\0"), .started(pid: 9)]
+        let stream = messages.flatMap { $0.framed() }
+        for cut in 0...stream.count {
+            var reader = FrameReader(), decoded: [HelperMessage] = []
+            for part in [stream.prefix(cut), stream.dropFirst(cut)] {
+                reader.append(part)
+                while let payload = try reader.next() { decoded.append(try HelperMessage(payload: payload)) }
+            }
+            XCTAssertEqual(decoded, messages, "cut at \(cut)")
+        }
+    }
+
+    func testMalformedMessagesAreErrors() {
+        var unknown = TokenWriter()
+        unknown.put("format-disk")
+        XCTAssertThrowsError(try HelperMessage(payload: unknown.bytes))
+        var badPid = TokenWriter()
+        badPid.put("started"); badPid.put(-1)
+        XCTAssertThrowsError(try HelperMessage(payload: badPid.bytes))
+        var huge = FrameReader()
+        huge.append([0xff, 0xff, 0xff, 0x7f])
+        XCTAssertThrowsError(try huge.next(), "a frame above the maximum")
+        var resize = TokenWriter()
+        resize.put("resize"); resize.put(70_000); resize.put(1)
+        XCTAssertThrowsError(try ControlRequest(payload: resize.bytes))
+    }
+}
+

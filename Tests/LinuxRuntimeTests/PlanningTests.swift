@@ -126,11 +126,6 @@ final class PlanningTests: XCTestCase {
         XCTAssertEqual(MountOptions(["ro", "rw"]).flags, 0)
     }
 
-    func testStartFailureLines() {
-        let failure = StartFailure(kind: "spec", location: "$.process.args[0]", errno: ENOENT, message: "not\tfound\nhere")
-        XCTAssertEqual(StartFailure(line: failure.line), StartFailure(kind: "spec", location: "$.process.args[0]", errno: ENOENT, message: "not found here"))
-        XCTAssertNil(StartFailure(line: "garbage"))
-    }
 }
 
 /// The order and arguments of the mount calls, recorded instead of made.

@@ -10,7 +10,7 @@ import Synchronization
 final class Helper {
     private var toHelper: Int32
     private var fromHelper: Int32
-    private var buffered: [UInt8] = []
+    private var frames = FrameReader()
     /// The detached helper's pid, once it said `ready`.
     private(set) var pid: pid_t = 0
 
@@ -32,17 +32,14 @@ final class Helper {
         }
         var status: Int32 = 0
         defer { _ = waitpid(first, &status, 0) }  // it exits at once, leaving the detached helper
-        let bytes = plan.encoded()
-        let length = UInt32(bytes.count)
-        let header = (0..<4).map { UInt8(truncatingIfNeeded: length >> ($0 * 8)) }
-        guard write(header + bytes) else {
+        guard write(DaemonMessage.plan(plan).framed()) else {
             abandon()
             throw ContainerError.systemCallFailed(operation: "send plan to \(executable)", errno: .init(rawValue: errno))
         }
-        let line = try readLine(timeout: timeout)
-        guard line.hasPrefix("ready "), let pid = pid_t(line.dropFirst(6)) else {
+        let message = try readMessage(timeout: timeout)
+        guard case .ready(let pid)? = message else {
             abandon()
-            throw Self.failure(line, executable: executable)
+            throw Self.failure(message, executable: executable)
         }
         self.pid = pid
     }
@@ -52,20 +49,21 @@ final class Helper {
     /// Lets the container process run; returns its host pid and the helper's warnings (failed
     /// poststart hooks).
     func start(timeout: Duration = .seconds(300)) throws -> (pid: pid_t, warnings: [String]) {
-        guard write([UInt8(ascii: "s")]) else { throw ContainerError.systemCallFailed(operation: "start helper", errno: .init(rawValue: errno)) }
+        guard write(DaemonMessage.start.framed()) else { throw ContainerError.systemCallFailed(operation: "start helper", errno: .init(rawValue: errno)) }
         var warnings: [String] = []
-        var line = try readLine(timeout: timeout)
-        while line.hasPrefix("warning ") {
-            warnings.append(String(line.dropFirst(8)))
-            line = try readLine(timeout: timeout)
+        while true {
+            let message = try readMessage(timeout: timeout)
+            switch message {
+            case .warning(let text)?: warnings.append(text)
+            case .started(let pid)?: return (pid, warnings)
+            default: throw Self.failure(message, executable: "lcd-shim")
+            }
         }
-        guard line.hasPrefix("started "), let pid = pid_t(line.dropFirst(8)) else { throw Self.failure(line, executable: "lcd-shim") }
-        return (pid, warnings)
     }
 
     /// Tells the helper the daemon watches the process; it may reap it from now on.
     func acknowledge() {
-        _ = write([UInt8(ascii: "a")])
+        _ = write(DaemonMessage.acknowledge.framed())
         closePipes()
     }
 
@@ -97,12 +95,14 @@ final class Helper {
         return true
     }
 
-    private func readLine(timeout: Duration) throws -> String {
+    /// The helper's next message; nil at EOF (it exited) or if it sent something malformed.
+    private func readMessage(timeout: Duration) throws -> HelperMessage? {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
-                defer { buffered.removeSubrange(...newline) }
-                return String(decoding: buffered[..<newline], as: UTF8.self)
+            do {
+                if let payload = try frames.next() { return try HelperMessage(payload: payload) }
+            } catch {
+                return nil
             }
             let left = deadline - ContinuousClock.now
             guard left > .zero else { throw ContainerError.timeout(operation: "waiting for lcd-shim", seconds: Double(timeout.components.seconds)) }
@@ -113,15 +113,16 @@ final class Helper {
             var chunk = [UInt8](repeating: 0, count: 4096)
             let n = chunk.withUnsafeMutableBytes { read(fromHelper, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return String(decoding: buffered, as: UTF8.self) }  // EOF: whatever came
-            buffered += chunk[..<n]
+            if n <= 0 { return nil }
+            frames.append(chunk[..<n])
         }
     }
 
-    /// The error a helper's line stands for.
-    static func failure(_ line: String, executable: String) -> ContainerError {
-        guard line.hasPrefix("error "), let failure = StartFailure(line: String(line.dropFirst(6))) else {
-            return .systemCallFailed(operation: "\(executable) exited without starting the container (said: \"\(line)\")", errno: .init(rawValue: EIO))
+    /// The error a helper's message (nil: none, it exited) stands for, when it is not the one expected.
+    static func failure(_ message: HelperMessage?, executable: String) -> ContainerError {
+        guard case .failed(let failure)? = message else {
+            let said = message.map { "said \($0)" } ?? "said nothing"
+            return .systemCallFailed(operation: "\(executable) exited without starting the container (\(said))", errno: .init(rawValue: EIO))
         }
         if failure.kind == "spec" { return .invalidSpec(path: failure.location, reason: failure.message) }
         return .systemCallFailed(operation: failure.message, errno: .init(rawValue: failure.errno))
