@@ -32,6 +32,10 @@ final class ZeroSetupRootTests: ContainerTestCase {
             /usr/bin/ls /usr/bin/ls; /usr/bin/id -un; /usr/bin/sort -r /etc/group | head -1
             touch /etc/x 2>/dev/null; echo etc-write=$?
             """], hostname: "zero")
+        let binds = (spec.mounts ?? []).filter { $0.type == "bind" }
+        XCTAssertEqual(Set(binds.map(\.destination)).isSuperset(of: ["/usr", "/etc"]), true)
+        XCTAssertTrue(binds.allSatisfy { ($0.options ?? []).contains("rro") }, "every host tree is read-only with its submounts")
+        XCTAssertFalse(binds.contains { $0.source == "/etc" }, "the host's /etc is never bound")
         let result = try await run("zero", spec)
         XCTAssertEqual(result.stdout, "shadow=1\ngshadow=1\nno-ssh\nzero\n2\n/usr/bin/ls\nroot\nroot:x:0:\netc-write=1\n", result.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: empty), [], "nothing was written to the mount point")
