@@ -74,7 +74,7 @@ final class OwnershipTests: ContainerTestCase {
             try await group.waitForAll()
         }
         // Exit handling finishes after the event: give it a moment, then compare.
-        for _ in 0..<200 where (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory))?.isEmpty == false { usleep(10_000) }
+        for _ in 0..<6000 where (try? FileManager.default.contentsOfDirectory(atPath: stateDirectory))?.isEmpty == false { usleep(10_000) }
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: stateDirectory)) ?? [], [], "state directory")
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(cgroupRootPath)/\(cgroupParent!)"), "the shared parent cgroup went with the last container")
         XCTAssertEqual(Self.mountCount(), before.mounts, "mounts")

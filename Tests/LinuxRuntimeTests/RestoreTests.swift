@@ -33,7 +33,7 @@ final class RestoreTests: ContainerTestCase {
         XCTAssertEqual(posix_spawn(&pid, lcd, &actions, nil, cArgs, environ), 0)
         daemons.append(pid)
         let record = "\(stateDirectory!)/\(name)/record.json"
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: record) { usleep(10_000) }
+        for _ in 0..<6000 where !FileManager.default.fileExists(atPath: record) { usleep(10_000) }  // a minute: TCG is slow
         XCTAssertTrue(FileManager.default.fileExists(atPath: record), "\(name) did not start")
     }
 
@@ -48,7 +48,7 @@ final class RestoreTests: ContainerTestCase {
         try startDaemon("exiter", "trap 'exit 42' USR1; while :; do sleep 0.05; done")
         try startDaemon("frozen", "while :; do sleep 0.05; done")
         let exiterPid = try XCTUnwrap(pidOfInit("exiter"))
-        for _ in 0..<500 where !catchesSignal(SIGUSR1, pid: exiterPid) { usleep(10_000) }
+        for _ in 0..<6000 where !catchesSignal(SIGUSR1, pid: exiterPid) { usleep(10_000) }
         killDaemons()
         kill(exiterPid, SIGUSR1)
         // The daemon paused this one before it died (as `pause` does: cgroup.freeze).

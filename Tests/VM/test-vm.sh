@@ -42,7 +42,7 @@ if [ -z "$FILTER" ]; then
     FILTER=$(.build/debug/LibContainerdPackageTests.xctest --list-tests | grep -o '^LinuxRuntimeTests\.[A-Za-z]*' | sort -u |
         grep -vx 'LinuxRuntimeTests.HelperBinaryTests' | paste -sd, -)
 fi
-cp .build/debug/LibContainerdPackageTests.xctest .build/debug/lcd-shim .build/debug/lcd .build/debug/lcd-restore-drill "$WORK/"
+cp .build/debug/LibContainerdPackageTests.xctest .build/debug/lcd-shim .build/debug/lcd .build/debug/lcd-restore-drill .build/debug/lcd-spec-probe "$WORK/"
 # The static programs the tests put into container root file systems (the VM has no gcc).
 mkdir -p "$WORK/programs"
 for source in Tests/LinuxRuntimeTests/Programs/*.c; do
