@@ -464,25 +464,35 @@ extension Plan {
 /// `<decimal length>:<bytes>` per token: the length is read before the bytes, so the bytes are
 /// never searched for a separator.
 public struct TokenWriter {
+    /// What has been written so far.
     public private(set) var bytes: [UInt8] = []
     public init() {}
+    /// One token: the string's UTF-8 bytes, whatever they are, after their count.
     public mutating func put(_ s: String) {
         let utf8 = Array(s.utf8)
         bytes += Array(String(utf8.count).utf8)
         bytes.append(UInt8(ascii: ":"))
         bytes += utf8
     }
+    /// A decimal number as one token.
     public mutating func put(_ n: Int) { put(String(n)) }
+    /// `1` or `0`.
     public mutating func put(_ b: Bool) { put(b ? "1" : "0") }
+    /// A presence flag, then the string if present.
     public mutating func putOptional(_ s: String?) { if let s { put(true); put(s) } else { put(false) } }
+    /// The count, then each string.
     public mutating func putList(_ list: [String]) { put(list.count); for s in list { put(s) } }
 }
 
+/// Reads what ``TokenWriter`` wrote, in the same order; every read checks the bytes are there.
 public struct TokenReader {
     let bytes: [UInt8]
+    /// How many bytes have been read.
     public private(set) var index = 0
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    /// Whether every byte has been read (a message or plan must be used up exactly).
     public var isAtEnd: Bool { index == bytes.count }
+    /// The next token as a string.
     public mutating func string() throws(PlanDecodingError) -> String {
         var length = 0, digits = 0
         while index < bytes.count, bytes[index] != UInt8(ascii: ":") {
@@ -497,6 +507,7 @@ public struct TokenReader {
         index = start + length
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
+    /// The next token as a decimal number.
     public mutating func int() throws(PlanDecodingError) -> Int {
         let token = try string()
         guard let n = Int(token) else { throw PlanDecodingError(reason: "expected a number, found \(token)") }

@@ -53,7 +53,13 @@ final class RestoreTests: ContainerTestCase {
         kill(exiterPid, SIGUSR1)
         // The daemon paused this one before it died (as `pause` does: cgroup.freeze).
         let frozenPid = try XCTUnwrap(pidOfInit("frozen"))
-        try "1".write(toFile: "\(try cgroupDirectory(of: frozenPid))/cgroup.freeze", atomically: false, encoding: .utf8)
+        let frozenCgroup = try cgroupDirectory(of: frozenPid)
+        try "1".write(toFile: "\(frozenCgroup)/cgroup.freeze", atomically: false, encoding: .utf8)
+        // Freezing completes asynchronously (longer on a loaded machine): wait for the kernel to say so.
+        for _ in 0..<6000 where !((try? String(contentsOfFile: "\(frozenCgroup)/cgroup.events", encoding: .utf8)) ?? "").contains("frozen 1") {
+            usleep(10_000)
+        }
+        XCTAssertTrue(((try? String(contentsOfFile: "\(frozenCgroup)/cgroup.events", encoding: .utf8)) ?? "").contains("frozen 1"), "the freeze completed")
         try await Task.sleep(for: .milliseconds(800))  // the counter writes into its pipe; the exiter exits
 
         XCTAssertEqual(client.containers(), ["counter", "exiter", "frozen"])
