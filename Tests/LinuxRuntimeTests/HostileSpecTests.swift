@@ -119,3 +119,15 @@ extension HostileSpecTests {
         }
     }
 }
+
+extension HostileSpecTests {
+    func testAHookTimeoutTooLargeForNanosecondsIsRefused() throws {
+        let planner = ContainerPlanner(knownFilesystems: ["proc", "tmpfs", "sysfs", "devpts", "mqueue"], probe: { ["/rootfs": true, "/hook": false][$0] })
+        var spec = containerSpec(rootfs: "/rootfs", ["sh"])
+        spec.hooks = .init(poststop: [.init(path: "/hook", timeout: .max)])
+        var plan = try planner.plan(spec, containerID: "c", stateDirectory: "/s", cgroupPath: "")
+        XCTAssertThrowsError(try planner.planHooks(spec, into: &plan, containerID: "c", bundle: "/s")) { error in
+            guard case .invalidSpec("$.hooks.poststop[0].timeout", _)? = error as? ContainerError else { return XCTFail("\(error)") }
+        }
+    }
+}

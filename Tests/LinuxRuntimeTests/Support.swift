@@ -170,7 +170,7 @@ class ContainerTestCase: XCTestCase {
         let (out, err) = try XCTUnwrap(streams.withLock { $0 })
         let stdout = try await out.collect()
         let stderr = try await err.collect()
-        let exit = try await backend.wait(for: id, state: .exit, occurrence: earlierRuns + 1, timeout: .seconds(20))
+        let exit = try await backend.wait(for: id, state: .exit, occurrence: earlierRuns + 1, timeout: .seconds(60))
         return (String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self), exit)
     }
 }

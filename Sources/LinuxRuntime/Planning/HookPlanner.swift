@@ -17,8 +17,9 @@ extension ContainerPlanner {
                 guard probe(location) == false else {
                     throw ContainerError.invalidSpec(path: "\(path).path", reason: "\(hook.path) does not exist\(inRootfs ? " in the container's root file system" : "") or is a directory")
                 }
-                if let timeout = hook.timeout, timeout <= 0 {
-                    throw ContainerError.invalidSpec(path: "\(path).timeout", reason: "must be a positive number of seconds")
+                // At most 2^31 − 1 s (68 years): beyond that, seconds in nanoseconds overflow.
+                if let timeout = hook.timeout, timeout <= 0 || timeout > Int(Int32.max) {
+                    throw ContainerError.invalidSpec(path: "\(path).timeout", reason: "must be a positive number of seconds, at most \(Int32.max)")
                 }
                 return HookStep(path: hook.path, args: hook.args ?? [hook.path], env: hook.env ?? [], timeout: hook.timeout ?? 0, specPath: path)
             }
