@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "lcd",
             dependencies: [
-                "LinuxRuntime", "LibContainerd", "CLinuxSupport",
+                "LinuxRuntime", "LibContainerd", "ContainerInit", "CLinuxSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

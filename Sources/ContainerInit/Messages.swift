@@ -51,14 +51,26 @@ public struct FrameReader {
 
     public mutating func append(_ bytes: some Sequence<UInt8>) { buffer += bytes }
 
+    /// The payload length a frame header announces, refused above ``maximumFrame``.
+    static func length(of header: some Collection<UInt8>) throws(MessageDecodingError) -> Int {
+        let length = header.prefix(4).reversed().reduce(0) { $0 << 8 | Int($1) }
+        guard length <= maximumFrame else { throw MessageDecodingError(reason: "a frame of \(length) bytes") }
+        return length
+    }
+
     /// The next complete payload, nil while incomplete.
     public mutating func next() throws(MessageDecodingError) -> [UInt8]? {
         guard buffer.count >= 4 else { return nil }
-        let length = Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24
-        guard length <= Self.maximumFrame else { throw MessageDecodingError(reason: "a frame of \(length) bytes") }
+        let length = try Self.length(of: buffer)
         guard buffer.count >= 4 + length else { return nil }
         defer { buffer.removeFirst(4 + length) }
         return Array(buffer[4..<(4 + length)])
+    }
+
+    /// The next complete message, nil while incomplete; a malformed frame or message throws.
+    public mutating func next<M: FramedMessage>(_ type: M.Type) throws(MessageDecodingError) -> M? {
+        guard let payload = try next() else { return nil }
+        return try M(payload: payload)
     }
 
     /// Bytes received that do not make a whole frame (for EOF diagnostics).
@@ -67,9 +79,8 @@ public struct FrameReader {
 
 /// Reads one framed message from a blocking descriptor; nil at EOF or on a malformed frame.
 func readMessage<M: FramedMessage>(_ type: M.Type, from fd: Int32) -> M? {
-    guard let header = readExactly(fd, 4) else { return nil }
-    let length = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
-    guard length <= FrameReader.maximumFrame, let payload = readExactly(fd, length) else { return nil }
+    guard let header = readExactly(fd, 4), let length = try? FrameReader.length(of: header),
+          let payload = readExactly(fd, length) else { return nil }
     return try? M(payload: payload)
 }
 

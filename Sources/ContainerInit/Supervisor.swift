@@ -134,20 +134,18 @@ public enum Supervisor {
             if chunk.isEmpty { break }
             frames.append(chunk)
             while failure == nil {
-                let payload: [UInt8]?
-                do { payload = try frames.next() } catch {
-                    failure = StartFailure(kind: "sys", location: "start", errno: EIO, message: "the container process sent \(error)")
+                let message: ProcessMessage?
+                do { message = try frames.next(ProcessMessage.self) } catch {
+                    failure = StartFailure(kind: "sys", location: "start", errno: EIO, message: "the container process sent a malformed message: \(error)")
                     break
                 }
-                guard let payload else { break }
-                switch try? ProcessMessage(payload: payload) {
-                case .runHooks?:
+                guard let message else { break }
+                switch message {
+                case .runHooks:
                     failure = Hooks.run(plan.createRuntimeHooks, state: Hooks.state(plan, status: "creating", pid: pid))
                     if failure == nil { writeAll(goPipe[1], [1]) }
-                case .failed(let reported)?:
+                case .failed(let reported):
                     failure = reported
-                case nil:
-                    failure = StartFailure(kind: "sys", location: "start", errno: EIO, message: "the container process sent a malformed message")
                 }
             }
         }
@@ -198,8 +196,9 @@ public enum Supervisor {
         _exit(0)
     }
 
-    /// Reaps children (we are a subreaper) until `pid` exits; serves control requests
-    /// (`close-stdin`, `resize W H`) and, with a terminal, relays it to and from the FIFOs.
+    /// Reaps children (we are a subreaper) until `pid` exits; serves ``ControlRequest``s from
+    /// the control FIFO, copies the log pipe into the log, and, with a terminal, relays it to
+    /// and from the FIFOs.
     /// Returns the exit status in the shell's convention: the code, or 128 + the signal.
     static func waitForExit(of pid: pid_t, childEvents: Int32, control: Int32, holds: inout (stdin: Int32, stdout: Int32, stderr: Int32), terminal: Int32, log: inout LogRelay?) -> Int32 {
         var master = terminal
@@ -246,11 +245,11 @@ public enum Supervisor {
                 // A malformed request is dropped with the rest of what is buffered: the
                 // control FIFO is the daemon's alone (mode 0600).
                 while true {
-                    let payload: [UInt8]?
-                    do { payload = try requests.next() } catch { requests = FrameReader(); break }
-                    guard let payload else { break }
-                    switch try? ControlRequest(payload: payload) {
-                    case .closeStdin?:
+                    let request: ControlRequest?
+                    do { request = try requests.next(ControlRequest.self) } catch { requests = FrameReader(); break }
+                    guard let request else { break }
+                    switch request {
+                    case .closeStdin:
                         if master >= 0 && relayStdin {
                             // A terminal has no end of input but the EOF character (^D).
                             writeAll(master, [4])
@@ -259,10 +258,8 @@ public enum Supervisor {
                             close(holds.stdin)
                             holds.stdin = -1
                         }
-                    case .resize(let columns, let rows)?:
+                    case .resize(let columns, let rows):
                         if master >= 0 { _ = lcd_set_window_size(master, rows, columns) }
-                    case nil:
-                        break
                     }
                 }
             }

@@ -22,11 +22,10 @@ extension Spec.Linux.Seccomp {
     /// refused).
     public static func containerDefault(capabilities: [String]) -> Spec.Linux.Seccomp {
         let granted = Set(capabilities.map { $0.uppercased() })
-        func known(_ names: [String]) -> [String] { names.filter { seccomp_syscall_resolve_name($0) != __NR_SCMP_ERROR } }
-        var rules: [Syscall] = [.init(names: known(allowedSyscalls), action: .allow)]
+        var rules: [Syscall] = [.init(names: allowedSyscalls, action: .allow)]
         let namespaceFlags: UInt64 = 0x7E02_0000  // CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
         if granted.contains("CAP_SYS_ADMIN") {
-            rules.append(.init(names: known(["clone", "clone3"]), action: .allow))
+            rules.append(.init(names: ["clone", "clone3"], action: .allow))
         } else {
             rules.append(.init(names: ["clone"], action: .allow, args: [.init(index: 0, value: namespaceFlags, valueTwo: 0, op: .maskedEqual)]))
             rules.append(.init(names: ["clone3"], action: .errno, errnoRet: UInt(ENOSYS)))
@@ -40,7 +39,7 @@ extension Spec.Linux.Seccomp {
         }))
         var gated: [String] = []  // once each: syslog and bpf have two capabilities
         for (capability, names) in capabilityGatedSyscalls where granted.contains(capability) {
-            gated += known(names).filter { !gated.contains($0) }
+            gated += names.filter { !gated.contains($0) }
         }
         if !gated.isEmpty { rules.append(.init(names: gated, action: .allow)) }
         return Spec.Linux.Seccomp(
@@ -50,7 +49,7 @@ extension Spec.Linux.Seccomp {
     /// Calls any container may make (Docker's unconditional list, ptrace and
     /// process_vm_readv/writev included, as on kernels ≥ 4.8; arch_prctl and modify_ldt
     /// exist on x86 only).
-    static let allowedSyscalls: [String] = """
+    static let allowedSyscalls: [String] = known("""
         _llseek _newselect accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir
         chmod chown chown32 clock_adjtime clock_adjtime64 clock_getres clock_getres_time64 clock_gettime
         clock_gettime64 clock_nanosleep clock_nanosleep_time64 close close_range connect copy_file_range
@@ -94,10 +93,10 @@ extension Spec.Linux.Seccomp {
         uretprobe utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write
         writev
         ptrace process_vm_readv process_vm_writev arch_prctl modify_ldt
-        """.split(whereSeparator: \.isWhitespace).map(String.init)
+        """.split(whereSeparator: \.isWhitespace).map(String.init))
 
     /// Calls allowed only with a capability, in a fixed order so that the profile is stable.
-    static let capabilityGatedSyscalls: [(String, [String])] = [
+    static let capabilityGatedSyscalls: [(String, [String])] = ([
         ("CAP_DAC_READ_SEARCH", ["open_by_handle_at"]),
         ("CAP_SYS_ADMIN", ["bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie", "lsm_get_self_attr",
                            "lsm_list_modules", "lsm_set_self_attr", "mount", "mount_setattr", "move_mount", "open_tree", "perf_event_open",
@@ -114,8 +113,11 @@ extension Spec.Linux.Seccomp {
         ("CAP_SYSLOG", ["syslog"]),
         ("CAP_BPF", ["bpf"]),
         ("CAP_PERFMON", ["perf_event_open"]),
-    ]
+    ] as [(String, [String])]).map { ($0.0, known($0.1)) }
 }
+
+/// The names this host's libseccomp knows (resolved once: each lookup searches its table).
+private func known(_ names: [String]) -> [String] { names.filter { seccomp_syscall_resolve_name($0) != __NR_SCMP_ERROR } }
 
 extension Spec.Capabilities {
     /// The capabilities Docker gives a container by default.

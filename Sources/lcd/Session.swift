@@ -1,3 +1,4 @@
+import ContainerInit
 import Foundation
 import Glibc
 import LibContainerd
@@ -92,14 +93,8 @@ struct NoteStore: Sendable {
         try? FileManager.default.removeItem(atPath: etcPath(id))
     }
 
-    /// A log and its rotated files (`<log>.1` is the newest of those), oldest first.
-    static func logFiles(_ log: String) -> [String] {
-        let directory = (log as NSString).deletingLastPathComponent, name = (log as NSString).lastPathComponent
-        let rotated = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).compactMap { entry -> Int? in
-            entry.hasPrefix(name + ".") ? Int(entry.dropFirst(name.count + 1)) : nil
-        }
-        return rotated.sorted(by: >).map { "\(log).\($0)" } + [log]
-    }
+    /// A log and its rotated files, oldest first (`lcd run -d` uses the default rotation).
+    static func logFiles(_ log: String) -> [String] { LogWriter.files(of: log, maxFiles: CreateOptions().logMaxFiles) }
 
     func rootPath(_ id: String) -> String { "\(directory)/\(id).root" }
     func etcPath(_ id: String) -> String { "\(directory)/\(id).etc" }

@@ -80,6 +80,10 @@ final class Cgroup: Sendable {
             if !needed.isEmpty { try write(directory + "/cgroup.subtree_control", needed.map { "+" + $0 }.joined(separator: " ")) }
             if !accounting.isEmpty { try? write(directory + "/cgroup.subtree_control", accounting.map { "+" + $0 }.joined(separator: " ")) }
         }
+        // Whatever fails from here removes what this call made: the cgroup, then the
+        // ancestors made on the way (gone again if nobody uses them; another container's
+        // create that did is retried on ENOENT).
+        var cgroup: Cgroup?
         do {
             for component in components.dropLast() {
                 try enableControllers(in: current)
@@ -91,36 +95,30 @@ final class Cgroup: Sendable {
                 }
             }
             try enableControllers(in: current)
-        } catch {
-            for ancestor in createdAncestors { rmdir(ancestor) }
-            throw error
-        }
-        let path = current + "/" + components.last!
-        let created: Bool
-        if mkdir(path, 0o755) == 0 {
-            created = true
-        } else if errno == EEXIST {
-            created = false
-        } else {
-            throw ContainerError.systemCallFailed(operation: "mkdir \(path)", errno: .init(rawValue: errno))
-        }
-        let cgroup = Cgroup(path: path, created: created, createdAncestors: createdAncestors)
-        do {
+            let path = current + "/" + components.last!
+            let created: Bool
+            if mkdir(path, 0o755) == 0 {
+                created = true
+            } else if errno == EEXIST {
+                created = false
+            } else {
+                throw ContainerError.systemCallFailed(operation: "mkdir \(path)", errno: .init(rawValue: errno))
+            }
+            let made = Cgroup(path: path, created: created, createdAncestors: createdAncestors)
+            cgroup = made
             // Joining a cgroup that holds processes would put them under our limits and, at
             // the end, our kill (runc ≥ 1.2 refuses it too).
-            if !created, cgroup.isPopulated {
+            if !created, made.isPopulated {
                 throw ContainerError.invalidSpec(path: "$.linux.cgroupsPath", reason: "\(path) already has processes; a container needs a cgroup of its own")
             }
-            try cgroup.apply(files)
-            try cgroup.allowDevices(devices)
+            try made.apply(files)
+            try made.allowDevices(devices)
+            return made
         } catch {
-            cgroup.remove()
-            // Ancestors made on the way: gone again if nobody uses them (another container's
-            // create that did is retried on ENOENT).
+            cgroup?.remove()
             for ancestor in createdAncestors { rmdir(ancestor) }
             throw error
         }
-        return cgroup
     }
 
     func apply(_ files: CgroupFiles) throws {

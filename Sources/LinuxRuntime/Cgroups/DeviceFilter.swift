@@ -75,7 +75,8 @@ enum DeviceFilter {
     }
 
     /// nil or -1 is a wildcard; anything else must fit the kernel's 32-bit device numbers.
-    private static func number(_ value: Int64?, at path: String, wildcard: Bool = true) throws -> UInt32? {
+    /// (The planner checks `linux.devices` with this too.)
+    static func number(_ value: Int64?, at path: String, wildcard: Bool = true) throws -> UInt32? {
         guard let value, !(wildcard && value == -1) else { return nil }
         guard let number = UInt32(exactly: value) else {
             throw ContainerError.invalidSpec(path: path, reason: "\(value) is not a device number (0 to \(UInt32.max)\(wildcard ? ", or -1 for any" : ""))")

@@ -229,11 +229,9 @@ struct ContainerPlanner: Sendable {
         if kind != S_IFIFO, device.major == nil || device.minor == nil {
             throw ContainerError.invalidSpec(path: "\(path).major", reason: "major and minor are required for a \(device.type) device")
         }
+        // A FIFO's numbers are unused (0); the others were required above.
         func number(_ value: Int64?, _ key: String) throws -> UInt32 {
-            guard let number = UInt32(exactly: value ?? 0) else {
-                throw ContainerError.invalidSpec(path: "\(path).\(key)", reason: "\(value ?? 0) is not a device number (0 to \(UInt32.max))")
-            }
-            return number
+            try DeviceFilter.number(value ?? 0, at: "\(path).\(key)", wildcard: false) ?? 0
         }
         return DeviceStep(
             path: device.path, mode: kind | (device.fileMode ?? 0o666) & 0o7777, major: try number(device.major, "major"),

@@ -100,7 +100,7 @@ final class Helper {
         let deadline = ContinuousClock.now + timeout
         while true {
             do {
-                if let payload = try frames.next() { return try HelperMessage(payload: payload) }
+                if let message = try frames.next(HelperMessage.self) { return message }
             } catch {
                 return nil
             }
